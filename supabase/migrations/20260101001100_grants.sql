@@ -1,0 +1,32 @@
+-- Who may call what. Every queue function is security definer with a fixed
+-- search_path; EXECUTE is taken from public, anon and authenticated and given to
+-- service_role. Authenticated users may enqueue (enqueue_job/enqueue_jobs check
+-- job_types.client_enqueueable and force the owner to auth.uid()).
+-- Run last so it covers every function the earlier files created.
+
+do $$
+declare
+  v_fn regprocedure;
+begin
+  for v_fn in
+    select p.oid::regprocedure from pg_proc p
+     where p.pronamespace = 'public'::regnamespace
+       and p.proname in ('enqueue_job', 'enqueue_jobs', 'get_next_job', 'complete_job', 'complete_jobs',
+                         'fail_job', 'fail_jobs', 'release_jobs', 'cleanup_stuck_jobs', 'update_job_progress',
+                         'cancel_job', 'retry_dead_letter_job', 'purge_finished_jobs', 'queue_stats',
+                         'queue_health', 'worker_run_start', 'worker_run_finish', 'enqueue_due_schedules',
+                         'set_job_schedule', 'trigger_queue_worker')
+  loop
+    execute format('revoke execute on function %s from public, anon, authenticated', v_fn);
+    execute format('grant execute on function %s to service_role', v_fn);
+  end loop;
+  for v_fn in
+    select p.oid::regprocedure from pg_proc p where p.pronamespace = 'queue'::regnamespace
+  loop
+    execute format('revoke execute on function %s from public', v_fn);
+  end loop;
+end
+$$;
+
+grant execute on function public.enqueue_job(text, jsonb, text, timestamptz, integer, uuid[], text, text, uuid) to authenticated;
+grant execute on function public.enqueue_jobs(jsonb) to authenticated;
