@@ -53,6 +53,13 @@ $$;
 create schema if not exists queue;
 revoke all on schema queue from public;
 
+-- Which migration files this database has run. Every file ends by inserting its own
+-- version, so psql, `supabase db push` and `queue-worker migrate` all keep it.
+create table if not exists queue.schema_migrations (
+  version    text primary key,
+  applied_at timestamptz not null default now()
+);
+
 -- The role the current request runs as: the SET ROLE value (PostgREST switches to
 -- the JWT's role), else the session user. Security definer functions call this to
 -- know who called them, since current_user is then the function's owner.
@@ -78,3 +85,5 @@ end
 $$;
 comment on function queue.raise(text, text, text) is
   'Raise p_message with SQLSTATE p_sqlstate and HINT p_hint. Codes are listed in README "SQLSTATEs".';
+
+insert into queue.schema_migrations (version) values ('20260101000000') on conflict do nothing;

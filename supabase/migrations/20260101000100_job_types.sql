@@ -53,3 +53,5 @@ comment on function queue.setting(text) is 'The value of a queue.settings key, o
 alter table public.job_types enable row level security;
 revoke all on public.job_types from anon, authenticated;
 grant select, insert, update, delete on public.job_types to service_role;
+
+insert into queue.schema_migrations (version) values ('20260101000100') on conflict do nothing;

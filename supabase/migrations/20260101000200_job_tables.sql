@@ -128,3 +128,5 @@ drop policy if exists job_queue_owner_reads_own on public.job_queue;
 create policy job_queue_owner_reads_own on public.job_queue
   for select to authenticated
   using (owner_id is not null and owner_id = (select auth.uid()));
+
+insert into queue.schema_migrations (version) values ('20260101000200') on conflict do nothing;

@@ -239,3 +239,5 @@ comment on function public.enqueue_job(text, jsonb, text, timestamptz, integer, 
   'Enqueue one job and return its id. Same (type, idempotency_key) returns the existing id and creates nothing. '
   'Raises 22QT1 unknown type, 22QP1 bad priority, 22QJ1 payload not an object, 22QJ2 payload too large, '
   '22QA1 bad max_attempts, 22QD1/22QD2 bad depends_on, 42501 not allowed for this caller.';
+
+insert into queue.schema_migrations (version) values ('20260101000300') on conflict do nothing;

@@ -166,3 +166,5 @@ comment on function public.get_next_job(text, text[], integer, integer) is
   'Atomically claim up to p_batch_size (1-1000) ready jobs for p_worker_id, highest priority first, '
   'respecting dependencies, per-type concurrency limits and per-key rate limits. '
   'Raises 22QW1 bad worker id, 22QB1 batch size out of range, 22QL1 bad lock seconds, 22QT1 unknown type.';
+
+insert into queue.schema_migrations (version) values ('20260101000400') on conflict do nothing;

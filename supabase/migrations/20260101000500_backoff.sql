@@ -17,3 +17,5 @@ as $$
 $$;
 comment on function queue.retry_delay(integer, integer, integer, double precision) is
   'Backoff before retrying after attempt p_attempt: d = least(cap, base * 2^(attempt-1)); returns d/2 + jitter*d/2.';
+
+insert into queue.schema_migrations (version) values ('20260101000500') on conflict do nothing;

@@ -257,3 +257,5 @@ end
 $$;
 comment on function public.release_jobs(jsonb, text) is
   'Return running jobs to pending after retry_after_seconds without counting the attempt (rate limit, open circuit, shutdown).';
+
+insert into queue.schema_migrations (version) values ('20260101000600') on conflict do nothing;

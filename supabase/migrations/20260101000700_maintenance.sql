@@ -184,3 +184,5 @@ end
 $$;
 comment on function public.purge_finished_jobs(interval) is
   'Delete completed/cancelled jobs finished longer ago than p_older_than (default: retention_days, 7) with their history. Raises 22QI1.';
+
+insert into queue.schema_migrations (version) values ('20260101000700') on conflict do nothing;

@@ -245,3 +245,5 @@ insert into public.job_schedules (name, cron, type, payload, priority, enabled) 
   ('weekly_payouts',  '0 9 * * 1', 'weekly_payouts', '{}', 'high',   false),
   ('daily_analytics', '0 2 * * *', 'analytics',      '{}', 'normal', false)
 on conflict (name) do nothing;
+
+insert into queue.schema_migrations (version) values ('20260101000900') on conflict do nothing;

@@ -101,3 +101,5 @@ begin
   end if;
 end
 $$;
+
+insert into queue.schema_migrations (version) values ('20260101001000') on conflict do nothing;

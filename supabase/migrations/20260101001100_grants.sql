@@ -14,7 +14,7 @@ begin
        and p.proname in ('enqueue_job', 'enqueue_jobs', 'get_next_job', 'complete_job', 'complete_jobs',
                          'fail_job', 'fail_jobs', 'release_jobs', 'cleanup_stuck_jobs', 'update_job_progress',
                          'cancel_job', 'retry_dead_letter_job', 'purge_finished_jobs', 'queue_stats',
-                         'queue_health', 'worker_run_start', 'worker_run_finish', 'enqueue_due_schedules',
+                         'queue_health', 'queue_schema_versions', 'worker_run_start', 'worker_run_finish', 'enqueue_due_schedules',
                          'set_job_schedule', 'trigger_queue_worker')
   loop
     execute format('revoke execute on function %s from public, anon, authenticated', v_fn);
@@ -30,3 +30,5 @@ $$;
 
 grant execute on function public.enqueue_job(text, jsonb, text, timestamptz, integer, uuid[], text, text, uuid) to authenticated;
 grant execute on function public.enqueue_jobs(jsonb) to authenticated;
+
+insert into queue.schema_migrations (version) values ('20260101001100') on conflict do nothing;

@@ -1,0 +1,154 @@
+"""QueueBackend over a direct Postgres connection pool (psycopg 3).
+
+Safe behind Supavisor or pgBouncer in transaction mode: every call is one
+autocommit statement, no server-side prepared statements (prepare_threshold=None),
+no session state (no SET, no temp tables, no LISTEN).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from shared.backend.protocol import JobTypeInfo
+from shared.errors import DatabaseUnavailable, QueueError, error_for_sqlstate
+from shared.models import Completion, DeadLetter, Failure, FailOutcome, Job, NewJob, Release
+
+
+def _jobs_json(items: Sequence[Any]) -> Jsonb:
+    return Jsonb([item.model_dump(mode="json", exclude_none=True) for item in items])
+
+
+class PostgresBackend:
+    """The direct path, used when DATABASE_URL is set."""
+
+    def __init__(self, database_url: str, *, max_size: int = 4, open_timeout: float = 10.0) -> None:
+        self._pool = ConnectionPool(
+            database_url,
+            min_size=1,
+            max_size=max_size,
+            kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row},
+            open=False,
+            name="queue-worker",
+        )
+        try:
+            self._pool.open(wait=True, timeout=open_timeout)
+        except Exception as exc:
+            self._pool.close()
+            raise DatabaseUnavailable(f"cannot connect to the database: {exc}",
+                                      hint="check DATABASE_URL and that the server is up") from exc
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.errors.Error as exc:
+            raise _translate(exc) from exc
+        except psycopg.OperationalError as exc:  # pragma: no cover - covered via Error above
+            raise DatabaseUnavailable(str(exc)) from exc
+
+    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._conn() as conn:
+            return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+
+    def _value(self, query: str, params: Sequence[Any] = ()) -> Any:
+        rows = self._rows(query, params)
+        return next(iter(rows[0].values())) if rows else None
+
+    def jobs_enqueue(self, jobs: Sequence[NewJob]) -> list[UUID]:
+        rows = self._rows("select enqueue_jobs as id from enqueue_jobs(%s)", (_jobs_json(jobs),))
+        return [row["id"] for row in rows]
+
+    def jobs_claim(self, worker_id: str, types: Sequence[str] | None, batch_size: int,
+                   lock_seconds: int | None = None) -> list[Job]:
+        rows = self._rows("select * from get_next_job(%s, %s, %s, %s)",
+                          (worker_id, list(types) if types else None, batch_size, lock_seconds))
+        return [Job.model_validate(row) for row in rows]
+
+    def jobs_complete(self, worker_id: str, completions: Sequence[Completion]) -> set[UUID]:
+        if not completions:
+            return set()
+        rows = self._rows("select complete_jobs as id from complete_jobs(%s, %s)",
+                          (_jobs_json(completions), worker_id))
+        return {row["id"] for row in rows}
+
+    def jobs_fail(self, worker_id: str, failures: Sequence[Failure]) -> dict[UUID, FailOutcome]:
+        if not failures:
+            return {}
+        rows = self._rows("select job_id, outcome from fail_jobs(%s, %s)",
+                          (_jobs_json(failures), worker_id))
+        return {row["job_id"]: FailOutcome(row["outcome"]) for row in rows}
+
+    def jobs_release(self, worker_id: str, releases: Sequence[Release]) -> set[UUID]:
+        if not releases:
+            return set()
+        rows = self._rows("select release_jobs as id from release_jobs(%s, %s)",
+                          (_jobs_json(releases), worker_id))
+        return {row["id"] for row in rows}
+
+    def job_progress(self, job_id: UUID, progress: int, message: str | None, worker_id: str) -> bool:
+        return bool(self._value("select update_job_progress(%s, %s, %s, %s)",
+                                (job_id, progress, message, worker_id)))
+
+    def job_cancel(self, job_id: UUID) -> bool:
+        return bool(self._value("select cancel_job(%s)", (job_id,)))
+
+    def dead_letter_replay(self, dead_letter_id: UUID) -> UUID:
+        value: UUID = self._value("select retry_dead_letter_job(%s)", (dead_letter_id,))
+        return value
+
+    def dead_letters_list(self, limit: int = 50) -> list[DeadLetter]:
+        rows = self._rows("select * from job_dead_letter order by failed_at desc limit %s", (limit,))
+        return [DeadLetter.model_validate(row) for row in rows]
+
+    def jobs_cleanup_stuck(self) -> int:
+        return int(self._value("select cleanup_stuck_jobs()"))
+
+    def job_types(self) -> dict[str, JobTypeInfo]:
+        rows = self._rows("select name, timeout_seconds, max_attempts, enabled, concurrency_limit "
+                          "from job_types")
+        return {row["name"]: JobTypeInfo.model_validate(row) for row in rows}
+
+    def queue_stats(self) -> dict[str, Any]:
+        return dict(self._value("select queue_stats()"))
+
+    def queue_health(self) -> dict[str, Any]:
+        return dict(self._value("select queue_health()"))
+
+    def schema_versions(self) -> list[str]:
+        return list(self._value("select queue_schema_versions()"))
+
+    def worker_run_start(self, worker_id: str, meta: dict[str, Any]) -> None:
+        self._rows("select worker_run_start(%s, %s)", (worker_id, Jsonb(meta)))
+
+    def worker_run_finish(self, worker_id: str, counts: dict[str, int]) -> None:
+        self._rows("select worker_run_finish(%s, %s)", (worker_id, Jsonb(counts)))
+
+    def ping(self) -> float:
+        started = time.perf_counter()
+        self._value("select 1")
+        return (time.perf_counter() - started) * 1000
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def _translate(exc: psycopg.Error) -> QueueError:
+    """The QueueError for a driver error: SQLSTATE-mapped, or 'database unavailable'."""
+    if isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None:
+        return DatabaseUnavailable(str(exc).strip(), hint="check DATABASE_URL and that the server is up")
+    diag = exc.diag
+    return error_for_sqlstate(exc.sqlstate, diag.message_primary or str(exc), diag.message_hint)
+
+
+__all__ = ["PostgresBackend", "json"]
