@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
@@ -133,6 +134,16 @@ class PostgresBackend:
 
     def worker_run_finish(self, worker_id: str, counts: dict[str, int]) -> None:
         self._rows("select worker_run_finish(%s, %s)", (worker_id, Jsonb(counts)))
+
+    def rpc(self, function: str, args: dict[str, Any]) -> Any:
+        query = sql.SQL("select {}.{}({}) as value").format(
+            sql.Identifier("public"), sql.Identifier(function),
+            sql.SQL(", ").join(sql.SQL("{} => {}").format(sql.Identifier(name), sql.Placeholder())
+                               for name in args))
+        params = [Jsonb(v) if isinstance(v, dict | list) else v for v in args.values()]
+        with self._conn() as conn:
+            row = conn.execute(query, params).fetchone()
+        return row["value"] if row else None
 
     def ping(self) -> float:
         started = time.perf_counter()

@@ -84,6 +84,12 @@ class QueueBackend(Protocol):
     def worker_run_finish(self, worker_id: str, counts: dict[str, int]) -> None:
         ...
 
+    def rpc(self, function: str, args: dict[str, Any]) -> Any:
+        """Call scalar-returning SQL function `public.<function>` with named arguments
+        (`{"p_seller_id": ...}`) and return its value (jsonb comes back as Python data).
+        For processors whose job is about data (payout ledger, analytics, circuit breakers)."""
+        ...
+
     def ping(self) -> float:
         """Round trip to the database, in milliseconds."""
         ...

@@ -43,6 +43,19 @@ class RateLimitedError(ProcessorError):
         self.retry_after = retry_after
 
 
+class CheckpointAndContinue(ProcessorError):
+    """The job made progress but cannot finish within this invocation: save
+    `checkpoint` (the worker stores it as the job's result, handed back next time as
+    `ctx.previous_result`) and run it again after `retry_after` seconds, without
+    counting the attempt."""
+
+    def __init__(self, checkpoint: dict[str, Any], retry_after: float = 0.0,
+                 message: str = "checkpointed; continuing later") -> None:
+        super().__init__(message)
+        self.checkpoint = checkpoint
+        self.retry_after = retry_after
+
+
 @dataclass
 class JobContext:
     """Everything a processor may use besides its payload."""
