@@ -18,6 +18,8 @@ $$;
 
 create table if not exists public.job_queue (
   id               uuid primary key default gen_random_uuid(),
+  -- Enqueue order: ties on (priority, run_at) are claimed first in, first out.
+  seq              bigint generated always as identity,
   type             text not null references public.job_types (name) on update cascade,
   payload          jsonb not null default '{}'::jsonb,
   priority         public.job_priority not null default 'normal',
@@ -56,7 +58,7 @@ comment on table public.job_queue is
 
 -- The claim path: ready jobs in priority order. Partial, so finished rows cost nothing.
 create index if not exists job_queue_claim_idx
-  on public.job_queue (priority desc, run_at, id) where status = 'pending';
+  on public.job_queue (priority desc, run_at, seq) where status = 'pending';
 -- Stuck-job sweep, per-type concurrency counts and fencing lookups.
 create index if not exists job_queue_running_idx
   on public.job_queue (type, locked_until) where status = 'running';

@@ -19,9 +19,9 @@ declare
 begin
   if p_type is null or not exists (select 1 from public.job_types t where t.name = p_type) then
     perform queue.raise('22QT1',
-      pg_catalog.format('unknown job type %L', p_type),
-      'known types: ' || coalesce((select pg_catalog.string_agg(t.name, ', ' order by t.name) from public.job_types t), '(none)')
-        || '; add one with insert into job_types (name) values (...)');
+      pg_catalog.format('unknown job type %L; known types: %s', p_type,
+        coalesce((select pg_catalog.string_agg(t.name, ', ' order by t.name) from public.job_types t), '(none)')),
+      'use one of the known types, or add one with insert into job_types (name) values (...)');
   end if;
   if p_priority is null or p_priority not in ('critical', 'high', 'normal', 'low') then
     perform queue.raise('22QP1',

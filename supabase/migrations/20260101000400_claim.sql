@@ -19,7 +19,8 @@ grant select, insert, update, delete on public.job_rate_limits to service_role;
 --
 -- Ready: pending, run_at <= now, type enabled (and in p_types when given), every
 -- dependency completed, its type under its concurrency limit and its rate-limit key
--- under its window budget. Order: priority (critical first), then run_at, then id.
+-- under its window budget. Order: priority (critical first), then run_at, then
+-- enqueue order (seq), which is exactly the partial index job_queue_claim_idx.
 -- Claimed jobs become running with attempts + 1 and a lock for p_lock_seconds (the
 -- type's timeout_seconds when null). FOR UPDATE SKIP LOCKED lets any number of
 -- workers claim at once without blocking each other or claiming a job twice.
@@ -61,7 +62,10 @@ begin
     begin
       select t into v_unknown from pg_catalog.unnest(p_types) t
        where not exists (select 1 from public.job_types jt where jt.name = t) limit 1;
-      if v_unknown is not null or pg_catalog.cardinality(p_types) = 0 then
+      if pg_catalog.cardinality(p_types) = 0 then
+        perform queue.raise('22QT1', 'p_types is an empty array', 'pass null to claim every type, or name at least one');
+      end if;
+      if v_unknown is not null then
         perform queue.raise('22QT1', pg_catalog.format('unknown job type %L', v_unknown),
           'known types: ' || (select pg_catalog.string_agg(jt.name, ', ' order by jt.name) from public.job_types jt)
           || '; pass null for all types');
@@ -113,7 +117,7 @@ begin
 
   return query
   with candidates as (
-    select j.id, j.type, j.rate_limit_key, j.priority, j.run_at
+    select j.id, j.type, j.rate_limit_key, j.priority, j.run_at, j.seq
       from public.job_queue j
      where j.status = 'pending'
        and j.run_at <= v_now
@@ -124,14 +128,14 @@ begin
        and (j.depends_on is null or not exists (
              select 1 from public.job_queue d
               where d.id = any (j.depends_on) and d.status <> 'completed'))
-     order by j.priority desc, j.run_at, j.id
+     order by j.priority desc, j.run_at, j.seq
      limit v_scan
        for update of j skip locked
   ),
   ranked as (
     select c.*,
-           pg_catalog.row_number() over (partition by c.type order by c.priority desc, c.run_at, c.id) as type_rank,
-           pg_catalog.row_number() over (partition by c.rate_limit_key order by c.priority desc, c.run_at, c.id) as key_rank
+           pg_catalog.row_number() over (partition by c.type order by c.priority desc, c.run_at, c.seq) as type_rank,
+           pg_catalog.row_number() over (partition by c.rate_limit_key order by c.priority desc, c.run_at, c.seq) as key_rank
       from candidates c
   ),
   chosen as (
@@ -139,7 +143,7 @@ begin
      where (v_type_slots -> r.type is null or r.type_rank <= (v_type_slots ->> r.type)::integer)
        and (r.rate_limit_key is null or v_key_slots -> r.rate_limit_key is null
             or r.key_rank <= (v_key_slots ->> r.rate_limit_key)::integer)
-     order by r.priority desc, r.run_at, r.id
+     order by r.priority desc, r.run_at, r.seq
      limit p_batch_size
   ),
   claimed as (
@@ -159,7 +163,7 @@ begin
     insert into public.job_status_history (job_id, from_status, to_status, worker_id, at)
     select c.id, 'pending', 'running', p_worker_id, v_now from claimed c
   )
-  select c.* from claimed c order by c.priority desc, c.run_at, c.id;
+  select c.* from claimed c order by c.priority desc, c.run_at, c.seq;
 end
 $$;
 comment on function public.get_next_job(text, text[], integer, integer) is

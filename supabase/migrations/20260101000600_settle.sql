@@ -17,20 +17,23 @@ begin
   if p_ids is null or pg_catalog.cardinality(p_ids) = 0 then
     return 0;
   end if;
-  with recursive dependents(id, cause) as (
-    select j.id, c.cause
-      from pg_catalog.unnest(p_ids) as c(cause)
-      join public.job_queue j on j.depends_on @> array[c.cause] and j.status = 'pending'
+  -- root: the job in p_ids the chain starts from; cause: the direct dependency.
+  with recursive dependents(id, cause, root) as (
+    select j.id, c.root, c.root
+      from pg_catalog.unnest(p_ids) as c(root)
+      join public.job_queue j on j.depends_on @> array[c.root] and j.status = 'pending'
     union
-    select j.id, d.id
+    select j.id, d.id, d.root
       from dependents d
       join public.job_queue j on j.depends_on @> array[d.id] and j.status = 'pending'
   ),
   cancelled as (
     update public.job_queue j
        set status = 'cancelled', finished_at = pg_catalog.now(), updated_at = pg_catalog.now(),
-           last_error = pg_catalog.format('dependency %s %s', d.cause, p_reason)
-      from (select distinct on (id) id, cause from dependents) d
+           last_error = case when d.cause = d.root then pg_catalog.format('dependency %s %s', d.root, p_reason)
+                             else pg_catalog.format('dependency %s was cancelled because dependency %s %s',
+                                                    d.cause, d.root, p_reason) end
+      from (select distinct on (x.id) x.id, x.cause, x.root from dependents x order by x.id, x.cause = x.root desc) d
      where j.id = d.id and j.status = 'pending'
     returning j.id, j.last_error
   ),
@@ -81,6 +84,8 @@ create or replace function public.complete_jobs(p_jobs jsonb, p_worker_id text d
 language plpgsql volatile security definer
 set search_path = ''
 as $$
+declare
+  v_now timestamptz := pg_catalog.clock_timestamp();
 begin
   if p_jobs is null or pg_catalog.jsonb_typeof(p_jobs) <> 'array' then
     perform queue.raise('22QJ3', 'p_jobs must be a JSON array of {"id": ..., "result": ...}',
@@ -95,15 +100,15 @@ begin
     update public.job_queue j
        set status = 'completed', result = i.result, progress = 100,
            locked_by = null, locked_until = null,
-           finished_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
+           finished_at = v_now, updated_at = v_now
       from input i
      where j.id = i.id and j.status = 'running'
        and (p_worker_id is null or j.locked_by = p_worker_id)
     returning j.id
   ),
   history as (
-    insert into public.job_status_history (job_id, from_status, to_status, worker_id)
-    select d.id, 'running', 'completed', p_worker_id from done d
+    insert into public.job_status_history (job_id, from_status, to_status, worker_id, at)
+    select d.id, 'running', 'completed', p_worker_id, v_now from done d
   )
   select d.id from done d;
 end
@@ -218,8 +223,11 @@ comment on function public.fail_job(uuid, text, boolean, integer, text) is
   'Fail a running job (fenced like complete_job). Returns retried, dead_lettered or lease_lost.';
 
 -- Give jobs back without burning the attempt: rate limited by a provider, circuit
--- open, or not started before shutdown. p_jobs: [{"id", "retry_after_seconds", "reason"}].
--- Returns the ids released.
+-- open, not started before shutdown, or a long job that saved its place and wants
+-- to continue in a later invocation. p_jobs: [{"id", "retry_after_seconds",
+-- "reason", "checkpoint"}]. A "checkpoint" (any JSON) is stored in job_queue.result,
+-- so the next claim of the job hands it back to the processor; without one the
+-- result column is left as it was. Returns the ids released.
 create or replace function public.release_jobs(p_jobs jsonb, p_worker_id text default null) returns setof uuid
 language plpgsql volatile security definer
 set search_path = ''
@@ -235,12 +243,14 @@ begin
   with input as (
     select (e ->> 'id')::uuid as id,
            greatest(coalesce((e ->> 'retry_after_seconds')::integer, 0), 0) as retry_after,
-           coalesce(e ->> 'reason', 'released') as reason
+           coalesce(e ->> 'reason', 'released') as reason,
+           e -> 'checkpoint' as checkpoint
       from pg_catalog.jsonb_array_elements(p_jobs) e
   ),
   released as (
     update public.job_queue j
        set status = 'pending', attempts = greatest(j.attempts - 1, 0),
+           result = coalesce(i.checkpoint, j.result),
            run_at = v_now + pg_catalog.make_interval(secs => i.retry_after),
            locked_by = null, locked_until = null, updated_at = v_now
       from input i
@@ -256,6 +266,7 @@ begin
 end
 $$;
 comment on function public.release_jobs(jsonb, text) is
-  'Return running jobs to pending after retry_after_seconds without counting the attempt (rate limit, open circuit, shutdown).';
+  'Return running jobs [{id, retry_after_seconds, reason, checkpoint}] to pending after retry_after_seconds without '
+  'counting the attempt (rate limit, open circuit, shutdown, continue later). A checkpoint is saved into result.';
 
 insert into queue.schema_migrations (version) values ('20260101000600') on conflict do nothing;

@@ -22,7 +22,8 @@ begin
   expired as (
     update public.job_queue j
        set status = case when j.attempts < j.max_attempts then 'pending'::public.job_status else j.status end,
-           run_at = v_now,
+           -- Ready at once (a test's p_now in the future must not delay it).
+           run_at = least(v_now, pg_catalog.clock_timestamp()),
            locked_by = case when j.attempts < j.max_attempts then null else j.locked_by end,
            locked_until = case when j.attempts < j.max_attempts then null else j.locked_until end,
            last_error = pg_catalog.format('lock expired: worker %s did not finish attempt %s in %s s',

@@ -31,7 +31,7 @@ begin
     end loop;
   end if;
   foreach v_part in array pg_catalog.string_to_array(v_fixed, ',') loop
-    v_m := pg_catalog.regexp_match(v_part, '^(\*|\d+(?:-\d+)?)(?:/(\d+))?$');
+    v_m := pg_catalog.regexp_match(v_part, '^(\*|\d{1,4}(?:-\d{1,4})?)(?:/(\d{1,4}))?$');
     if v_m is null then
       perform queue.raise('22QC1', pg_catalog.format('cron field %L: %L is not a number, range, step or *', p_field, v_part),
         pg_catalog.format('use values %s-%s, e.g. *, 5, 1-5, */15, 1,15', p_lo, p_hi));
