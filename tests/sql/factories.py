@@ -51,8 +51,10 @@ def claim(conn: Conn, worker: str = "w1", batch: int = 1, types: list[str] | Non
 
 def claim_next_made(conn: Conn, job_type: str, worker: str, **args: Any) -> UUID:
     """Enqueue a job that is first in claim order and claim it: a running job."""
-    run_at = value(conn, "select timestamptz '2000-01-01' - make_interval(secs => %s)", (next(_earlier),))
-    job_id = enqueue(conn, job_type, priority="critical", run_at=run_at, **args)
+    args.setdefault("priority", "critical")
+    args.setdefault("run_at", value(conn, "select timestamptz '2000-01-01' - make_interval(secs => %s)",
+                                    (next(_earlier),)))
+    job_id = enqueue(conn, job_type, **args)
     claimed = claim(conn, worker, types=[job_type])
     assert [row["id"] for row in claimed] == [job_id], "the factory job was not the one claimed"
     return job_id

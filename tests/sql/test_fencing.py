@@ -1,0 +1,76 @@
+"""Fencing: a worker whose job was reclaimed (lock expired, swept, claimed by another) cannot
+complete, fail, release or report progress on it, and its attempt changes nothing.
+
+Real: PostgreSQL. Faked: nothing (the lock expires by passing p_now to cleanup_stuck_jobs).
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from tests.sql.factories import Conn, claim, job, make_job, value
+
+
+def _reclaimed(conn: Conn) -> UUID:
+    """A job first claimed by `stale`, swept after its lock expired, now running under `fresh`."""
+    job_id = make_job(conn, "running", worker="stale")
+    assert value(conn, "select cleanup_stuck_jobs(now() + interval '1 hour')") == 1
+    assert [row["id"] for row in claim(conn, "fresh")] == [job_id]
+    return job_id
+
+
+def test_a_stale_worker_cannot_complete_a_reclaimed_job(conn: Conn) -> None:
+    job_id = _reclaimed(conn)
+    before = job(conn, job_id)
+    assert value(conn, "select complete_job(%s, '{}', 'stale')", (job_id,)) is False
+    assert value(conn, "select count(*) from complete_jobs(%s, 'stale')",
+                 (Jsonb([{"id": str(job_id)}]),)) == 0
+    assert job(conn, job_id) == before
+
+
+def test_a_stale_worker_cannot_fail_a_reclaimed_job(conn: Conn) -> None:
+    job_id = _reclaimed(conn)
+    before = job(conn, job_id)
+    assert value(conn, "select fail_job(%s, 'late', false, null, 'stale')", (job_id,)) == "lease_lost"
+    assert job(conn, job_id) == before
+    assert value(conn, "select count(*) from job_dead_letter") == 0
+
+
+def test_a_stale_worker_cannot_report_progress_or_release(conn: Conn) -> None:
+    job_id = _reclaimed(conn)
+    before = job(conn, job_id)
+    assert value(conn, "select update_job_progress(%s, 50, 'half', 'stale')", (job_id,)) is False
+    assert value(conn, "select count(*) from release_jobs(%s, 'stale')", (Jsonb([{"id": str(job_id)}]),)) == 0
+    assert job(conn, job_id) == before
+
+
+def test_the_current_holder_still_completes_the_job(conn: Conn) -> None:
+    job_id = _reclaimed(conn)
+    assert value(conn, "select complete_job(%s, '{\"ok\": 1}', 'fresh')", (job_id,)) is True
+    assert (job(conn, job_id)["status"], job(conn, job_id)["attempts"]) == ("completed", 2)
+
+
+def test_a_cancelled_running_job_cannot_be_completed_by_its_worker(conn: Conn) -> None:
+    job_id = make_job(conn, "running", worker="w")
+    assert value(conn, "select cancel_job(%s)", (job_id,)) is True
+    assert value(conn, "select complete_job(%s, null, 'w')", (job_id,)) is False
+    assert value(conn, "select fail_job(%s, 'x', true, null, 'w')", (job_id,)) == "lease_lost"
+    assert job(conn, job_id)["status"] == "cancelled"
+
+
+def test_a_finished_job_cannot_be_completed_or_failed_again(conn: Conn) -> None:
+    job_id = make_job(conn, "completed", worker="w")
+    before = job(conn, job_id)
+    assert value(conn, "select complete_job(%s, null, 'w')", (job_id,)) is False
+    assert value(conn, "select fail_job(%s, 'x')", (job_id,)) == "lease_lost"
+    assert job(conn, job_id) == before
+
+
+def test_a_batch_reports_lease_lost_only_for_the_jobs_it_lost(conn: Conn) -> None:
+    lost = _reclaimed(conn)
+    mine = make_job(conn, "running", worker="stale")
+    rows = conn.execute("select job_id, outcome from fail_jobs(%s, 'stale')",
+                        (Jsonb([{"id": str(lost), "error": "e"}, {"id": str(mine), "error": "e"}]),)).fetchall()
+    assert {row["job_id"]: row["outcome"] for row in rows} == {lost: "lease_lost", mine: "retried"}
