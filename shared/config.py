@@ -35,6 +35,42 @@ class Settings(BaseSettings):
     local_dir: Path = Field(REPO_ROOT / ".local", description="Where local dev keeps its state")
     migrations_dir: Path = Field(REPO_ROOT / "supabase" / "migrations")
 
+    # Processors: provider endpoints, keys and knobs. Base URLs are settings so tests
+    # (and local fakes) can point them at a local server.
+    email_provider: str | None = Field(None, pattern="^(resend|smtp|outbox)$",
+                                       description="resend|smtp|outbox; default: resend if "
+                                       "RESEND_API_KEY, else smtp if SMTP_HOST, else outbox")
+    email_from: str = Field("Queue Worker <noreply@localhost>", description="Default From header")
+    email_outbox_dir: Path | None = Field(None, description="Local outbox; default LOCAL_DIR/outbox")
+    resend_api_base: str = Field("https://api.resend.com", description="Resend API root")
+    resend_api_key: SecretStr | None = Field(None, description="Resend API key (re_...)")
+    smtp_host: str | None = Field(None, description="SMTP server host")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(True, description="Upgrade with STARTTLS before login")
+    smtp_timeout_seconds: float = Field(20.0, gt=0, le=300)
+    stripe_api_base: str = Field("https://api.stripe.com", description="Stripe API root")
+    stripe_secret_key: SecretStr | None = Field(None, description="Stripe secret key (sk_...)")
+    payout_fee_bps: int = Field(1000, ge=0, le=10000, description="Platform fee, basis points of the balance")
+    payout_min_cents: int = Field(1000, ge=1, description="Balances that net below this are skipped")
+    payout_currency: str = Field("usd", pattern="^[a-z]{3}$", description="Default payout currency")
+    tts_provider: str = Field("openai", pattern="^(openai|elevenlabs)$", description="Text-to-speech API")
+    tts_api_base: str | None = Field(None, description="TTS API root; default per provider")
+    tts_api_key: SecretStr | None = Field(None, description="TTS API key")
+    tts_model: str | None = Field(None, description="TTS model; default per provider")
+    tts_chunk_chars: int = Field(4000, ge=100, le=100_000, description="Largest text per TTS request")
+    audio_processor_url: str | None = Field(None, description="External audio renderer (delegation)")
+    s3_endpoint_url: str | None = Field(None, description="S3 endpoint (Supabase Storage S3, MinIO)")
+    s3_bucket: str | None = Field(None, description="Bucket for audio; unset: LOCAL_DIR/audio")
+    s3_region: str = Field("us-east-1")
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    circuit_breaker_threshold: int = Field(5, ge=1, le=1000,
+                                           description="Consecutive failures that open a provider's breaker")
+    circuit_breaker_cooldown_seconds: int = Field(60, ge=1, le=86400,
+                                                  description="How long an open breaker stays open")
+
     @property
     def worker_secret(self) -> str | None:
         """The bearer token the function expects: QUEUE_WORKER_SECRET, else the service key."""

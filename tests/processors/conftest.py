@@ -1,0 +1,56 @@
+"""Shared fixtures for processor tests: a real Postgres backend and a JobContext factory."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.backend.postgres import PostgresBackend
+from shared.backend.protocol import QueueBackend
+from shared.config import Settings
+from shared.processors.base import JobContext
+
+MakeContext = Callable[..., JobContext]
+
+
+@pytest.fixture
+def backend(db_url: str) -> Iterator[PostgresBackend]:
+    """The direct-Postgres backend over this test's fresh database."""
+    b = PostgresBackend(db_url, max_size=2)
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=5.0) as client:
+        yield client
+
+
+@pytest.fixture
+def progress_calls() -> list[tuple[int, str | None]]:
+    return []
+
+
+@pytest.fixture
+def make_ctx(backend: PostgresBackend, http: httpx.Client,
+             progress_calls: list[tuple[int, str | None]]) -> MakeContext:
+    """Build a JobContext like the worker does; keyword arguments override the defaults."""
+
+    def make(settings: Settings, *, job_type: str, job_id: uuid.UUID | None = None,
+             backend_: QueueBackend | None = None, client: httpx.Client | None = None,
+             deadline: float = 60.0, previous_result: Any = None, attempt: int = 1) -> JobContext:
+        def progress(pct: int, msg: str | None) -> bool:
+            progress_calls.append((pct, msg))
+            return True
+
+        return JobContext(job_id=job_id or uuid.uuid4(), job_type=job_type, attempt=attempt, max_attempts=5,
+                          worker_id="test-worker", settings=settings, backend=backend_ or backend,
+                          http=client or http, progress=progress, deadline_seconds=lambda: deadline,
+                          previous_result=previous_result)
+
+    return make
