@@ -136,7 +136,9 @@ class PostgresBackend:
         self._rows("select worker_run_finish(%s, %s)", (worker_id, Jsonb(counts)))
 
     def rpc(self, function: str, args: dict[str, Any]) -> Any:
-        query = sql.SQL("select {}.{}({}) as value").format(
+        # to_jsonb: the value comes back as JSON data (uuid and timestamps as strings), exactly
+        # what SupabaseBackend.rpc gets from PostgREST, so processors see one contract.
+        query = sql.SQL("select to_jsonb({}.{}({})) as value").format(
             sql.Identifier("public"), sql.Identifier(function),
             sql.SQL(", ").join(sql.SQL("{} => {}").format(sql.Identifier(name), sql.Placeholder())
                                for name in args))

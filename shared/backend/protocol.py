@@ -86,7 +86,8 @@ class QueueBackend(Protocol):
 
     def rpc(self, function: str, args: dict[str, Any]) -> Any:
         """Call scalar-returning SQL function `public.<function>` with named arguments
-        (`{"p_seller_id": ...}`) and return its value (jsonb comes back as Python data).
+        (`{"p_seller_id": ...}`) and return its value as JSON data on both paths: jsonb as
+        dicts/lists, numbers, booleans, and uuid/timestamps as strings.
         For processors whose job is about data (payout ledger, analytics, circuit breakers)."""
         ...
 

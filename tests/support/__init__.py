@@ -1,0 +1,1 @@
+"""Test support shared across test packages: JWTs and the PostgREST stand-in."""
