@@ -1,0 +1,56 @@
+"""The claim plan: with a million finished rows, get_next_job reads the partial index
+job_queue_claim_idx and never seq-scans job_queue.
+
+Real: PostgreSQL; the plan is the one the function itself runs, captured with auto_explain
+(shipped with PostgreSQL 15 and with the embedded 18) and sent to the client as LOG
+messages. Faked: nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+import pytest
+
+from tests.sql.factories import Conn, enqueue, value
+
+FINISHED_ROWS = 1_000_000
+
+
+def _fill(conn: Conn) -> None:
+    """A million completed jobs in one INSERT ... SELECT, a little ready work, fresh statistics."""
+    conn.execute("""
+        insert into job_queue (type, status, attempts, max_attempts, run_at, started_at, finished_at, progress)
+        select 'noop', 'completed', 1, 3, now() - interval '2 days', now() - interval '2 days',
+               now() - interval '1 day', 100
+          from generate_series(1, %s)""", (FINISHED_ROWS,))
+    for n in range(50):
+        enqueue(conn, "email" if n % 2 else "payout", rate_limit_key="k" if n % 5 == 0 else None)
+    conn.execute("insert into job_rate_limits (key, max_per_window, window_seconds) values ('k', 100, 60)")
+    conn.execute("analyze job_queue")
+
+
+def _plans_of(conn: Conn, query: str) -> str:
+    """Every plan auto_explain logs while `query` runs, nested statements included."""
+    logged: list[str] = []
+    conn.add_notice_handler(lambda diag: logged.append(diag.message_primary or ""))
+    conn.execute("load 'auto_explain'")
+    for setting, val in (("auto_explain.log_min_duration", "0"), ("auto_explain.log_nested_statements", "on"),
+                         ("client_min_messages", "log")):
+        conn.execute("select set_config(%s, %s, false)", (setting, val))
+    conn.execute(query).fetchall()
+    conn.execute("set client_min_messages = notice")
+    return "\n".join(logged)
+
+
+@pytest.mark.slow
+def test_claiming_uses_the_partial_claim_index_with_a_million_finished_rows(conn: Conn) -> None:
+    _fill(conn)
+    try:
+        plans = _plans_of(conn, "select * from get_next_job('w', null, 10)")
+    except psycopg.errors.UndefinedFile:
+        pytest.fail("auto_explain is missing from this PostgreSQL build")
+    assert "job_queue_claim_idx" in plans, plans
+    assert not re.search(r"Seq Scan on job_queue\b", plans), plans
+    assert value(conn, "select count(*) from job_queue where status = 'running'") == 10
