@@ -1,5 +1,32 @@
-"""Backend test fixtures: the PostgREST stand-in (`postgrest`) over each test's database."""
+"""Backend fixtures: every QueueBackend over this test's real database.
 
-from tests.support.postgrest import postgrest
+`backend` is parametrized: `postgres` is PostgresBackend on the database directly;
+`supabase` is SupabaseBackend (supabase-py) through the PostgREST stand-in
+(tests/support/postgrest.py) over the same database. `postgrest` is the stand-in alone.
+"""
 
-__all__ = ["postgrest"]
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from shared.backend import QueueBackend
+from shared.backend.postgres import PostgresBackend
+from shared.backend.supabase import SupabaseBackend
+from tests.support.postgrest import PostgrestEndpoint, postgrest
+
+__all__ = ["backend", "postgrest"]
+
+
+@pytest.fixture(params=["postgres", "supabase"])
+def backend(request: pytest.FixtureRequest, db_url: str) -> Iterator[QueueBackend]:
+    """Each QueueBackend implementation, over this test's database."""
+    chosen: QueueBackend
+    if request.param == "postgres":
+        chosen = PostgresBackend(db_url, max_size=2)
+    else:
+        endpoint: PostgrestEndpoint = request.getfixturevalue("postgrest")
+        chosen = SupabaseBackend(endpoint.url, endpoint.service_role_key, timeout=10)
+    yield chosen
+    chosen.close()

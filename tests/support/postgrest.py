@@ -239,7 +239,9 @@ def serve_postgrest(db_url: str, *, jwt_secret: str = jwt.TEST_JWT_SECRET,
     pool.open(wait=False)
     server = make_server("127.0.0.1", 0, PostgrestStandIn(pool, jwt_secret), threaded=True,
                          request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="postgrest-stand-in", daemon=True)
+    # A short poll interval so shutdown() returns quickly at the end of each test.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              name="postgrest-stand-in", daemon=True)
     thread.start()
     try:
         yield PostgrestEndpoint(f"http://127.0.0.1:{server.server_port}",
