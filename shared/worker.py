@@ -1,0 +1,186 @@
+"""One worker invocation: claim -> run -> settle, in rounds, under a time budget.
+
+No SQL and no HTTP here: the backend does the first, the function/CLI the second.
+Contract of `run_invocation`:
+- records the invocation (worker_run_start / worker_run_finish with its counts);
+- claims only types that have a processor, are enabled, and whose timeout fits in what
+  is left of the budget (a job is never started that could overrun the budget); the
+  lock lasts the type's timeout, and `ctx.progress` extends it (heartbeat);
+- runs each round's jobs concurrently (shared.job_pool), each within its timeout;
+- settles each round with one call per kind (complete/fail/release), then claims again,
+  until nothing is ready, the budget is spent, `max_jobs` were claimed, or `stop` is set
+  (then jobs not yet started are released without burning their attempt);
+- logs one JSON line per job outcome and one per invocation.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import httpx
+
+from shared.backend.protocol import JobTypeInfo, QueueBackend
+from shared.config import Settings
+from shared.errors import InvalidInput, QueueError
+from shared.job_pool import JobPool, Task
+from shared.job_runner import ContextParts, Settlement, validate_payload
+from shared.job_settle import ClaimRequest, settle_and_claim
+from shared.logs import log_event
+from shared.models import Job
+from shared.processors import load_registry
+from shared.worker_report import InvocationReport, JobOutcome
+
+__all__ = ["InvocationOptions", "InvocationReport", "JobOutcome", "new_worker_id", "run_invocation"]
+
+
+@dataclass(frozen=True)
+class InvocationOptions:
+    """What one invocation may do. `concurrency`: jobs running at once (threads)."""
+
+    types: list[str] | None = None
+    batch_size: int = 10
+    time_budget_seconds: float = 50.0
+    max_jobs: int | None = None
+    concurrency: int = 32
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= 1000:
+            raise InvalidInput(f"batch_size must be between 1 and 1000, got {self.batch_size}")
+        if not self.time_budget_seconds > 0:
+            raise InvalidInput(f"time_budget_seconds must be positive, got {self.time_budget_seconds}")
+        if self.max_jobs is not None and self.max_jobs < 1:
+            raise InvalidInput(f"max_jobs must be at least 1, got {self.max_jobs}")
+        if self.concurrency < 1:
+            raise InvalidInput(f"concurrency must be at least 1, got {self.concurrency}")
+        if self.types is not None and not self.types:
+            raise InvalidInput("types is an empty list", hint="pass None to claim every type")
+
+
+def new_worker_id() -> str:
+    """`host:pid:8-hex`, unique per invocation (at most 200 characters, as claims require)."""
+    return f"{socket.gethostname()[:120]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def run_invocation(backend: QueueBackend, settings: Settings, options: InvocationOptions,
+                   registry: Mapping[str, ModuleType] | None = None,
+                   stop: threading.Event | None = None, worker_id: str | None = None) -> InvocationReport:
+    """Drain ready jobs until done, out of budget, or stopped; see the module docstring.
+    Raises QueueError subclasses when the database fails (jobs in flight then expire and
+    are retried by cleanup_stuck_jobs)."""
+    processors = dict(load_registry() if registry is None else registry)
+    invocation = _Invocation(backend, settings, options, processors, stop or threading.Event(),
+                             worker_id or new_worker_id())
+    return invocation.run()
+
+
+class _Invocation:
+    def __init__(self, backend: QueueBackend, settings: Settings, options: InvocationOptions,
+                 registry: dict[str, ModuleType], stop: threading.Event, worker_id: str) -> None:
+        self.backend, self.settings, self.options = backend, settings, options
+        self.registry, self.stop, self.worker_id = registry, stop, worker_id
+        self.started = time.monotonic()
+        self.ends = self.started + options.time_budget_seconds
+        self.report = InvocationReport(worker_id=worker_id)
+        self.infos: dict[str, JobTypeInfo] = {}
+        self._http: httpx.Client | None = None
+        self._http_lock = threading.Lock()
+        self._check_types()
+
+    def _check_types(self) -> None:
+        unknown = sorted(set(self.options.types or ()) - set(self.registry))
+        if unknown:
+            raise InvalidInput(f"no processor for job type(s) {', '.join(unknown)}",
+                               hint=f"known types: {', '.join(sorted(self.registry))}")
+
+    def run(self) -> InvocationReport:
+        self.backend.worker_run_start(self.worker_id, self._meta())
+        pool = JobPool(self.options.concurrency, self._context_parts(), self.stop, self.ends)
+        try:
+            self._loop(pool)
+        finally:
+            pool.close()
+            self._finish()
+        return self.report
+
+    def _meta(self) -> dict[str, Any]:
+        return {"types": self.options.types, "batch_size": self.options.batch_size,
+                "time_budget_seconds": self.options.time_budget_seconds, "pid": os.getpid()}
+
+    def _loop(self, pool: JobPool) -> None:
+        self.infos = self.backend.job_types()
+        claim = self._next_claim()
+        jobs = self.backend.jobs_claim(self.worker_id, claim.types, claim.batch_size) if claim else []
+        while jobs:
+            settled = self._run_round(pool, jobs)
+            outcomes, jobs = settle_and_claim(self.backend, self.worker_id, settled,
+                                              self._next_claim(len(jobs)))
+            self._record(outcomes)
+
+    def _next_claim(self, claiming: int = 0) -> ClaimRequest | None:
+        """The next claim (types that fit the budget, batch within max_jobs), or None to stop.
+        `claiming`: jobs of the round about to be settled (not yet in the report)."""
+        if self.stop.is_set():
+            return None
+        left = self.ends - time.monotonic()
+        wanted = self.options.types or sorted(self.registry)
+        types = [t for t in wanted if t in self.infos and self.infos[t].enabled
+                 and self.infos[t].timeout_seconds <= left]
+        size = self.options.batch_size
+        if self.options.max_jobs is not None:
+            size = min(size, self.options.max_jobs - self.report.claimed - claiming)
+        return ClaimRequest(types, size) if types and size > 0 else None
+
+    def _run_round(self, pool: JobPool, jobs: list[Job]) -> list[Settlement]:
+        tasks: list[Task] = []
+        settled: list[Settlement] = []
+        for job in jobs:
+            module = self.registry[job.type]
+            payload = validate_payload(module, job)
+            if isinstance(payload, Settlement):
+                settled.append(payload)
+            else:
+                timeout = float(job.lock_seconds or self.infos[job.type].timeout_seconds)
+                tasks.append(Task(job, module, payload, timeout))
+        settled.extend(pool.run_round(tasks))
+        return settled
+
+    def _record(self, outcomes: list[JobOutcome]) -> None:
+        self.report.add(outcomes)
+        for o in outcomes:
+            level = logging.INFO if o.outcome == "completed" else logging.WARNING
+            log_event(level, f"job {o.outcome}", job_id=str(o.id), type=o.type, attempt=o.attempt,
+                      outcome=o.outcome, duration_ms=round(o.duration_ms, 3), worker_id=self.worker_id,
+                      **({"error": o.error} if o.error else {}))
+
+    def _finish(self) -> None:
+        self.report.duration_seconds = time.monotonic() - self.started
+        if self._http is not None:
+            self._http.close()
+        try:
+            self.backend.worker_run_finish(self.worker_id, self.report.counts())
+        except QueueError as exc:  # the run still happened; do not hide the original error
+            log_event(logging.ERROR, f"could not record the end of the invocation: {exc}",
+                      worker_id=self.worker_id)
+        log_event(logging.INFO, "invocation finished", worker_id=self.worker_id,
+                  duration_seconds=round(self.report.duration_seconds, 3), **self.report.counts(),
+                  by_type=self.report.by_type)
+
+    def _context_parts(self) -> ContextParts:
+        return ContextParts(worker_id=self.worker_id, settings=self.settings, backend=self.backend,
+                            http=self._client, extra={})
+
+    def _client(self) -> httpx.Client:
+        """The invocation's shared HTTP client, created when a processor first needs a context."""
+        with self._http_lock:
+            if self._http is None:
+                self._http = httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False)
+            return self._http
