@@ -1,0 +1,66 @@
+"""Stop running invocations when the server is told to shut down (SIGTERM).
+
+Cloud Run and Lambda send SIGTERM, then kill the process a few seconds later. A
+`process` request in flight must then stop claiming and give back the jobs it has not
+started. Each request registers a stop event here; SIGTERM sets them all.
+
+functions-framework serves with gunicorn, whose worker process installs its own SIGTERM
+handler after it forks (so a handler set when our module is imported would be
+replaced). We therefore wrap gunicorn's worker exit handler, which still does its usual
+graceful shutdown afterwards.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+_lock = threading.Lock()
+_events: set[threading.Event] = set()
+
+
+@contextmanager
+def stop_on_shutdown() -> Iterator[threading.Event]:
+    """An event that is set when the process is asked to shut down while the block runs."""
+    event = threading.Event()
+    with _lock:
+        _events.add(event)
+    try:
+        yield event
+    finally:
+        with _lock:
+            _events.discard(event)
+
+
+def stop_all() -> int:
+    """Set every registered stop event; returns how many there were."""
+    with _lock:
+        events = list(_events)
+    for event in events:
+        event.set()
+    return len(events)
+
+
+def _wrapped(handler: Callable[..., Any]) -> Callable[..., Any]:
+    def handle_exit(self: Any, sig: int, frame: FrameType | None) -> Any:
+        stop_all()
+        return handler(self, sig, frame)
+
+    handle_exit.queue_worker_wrapped = True  # type: ignore[attr-defined]
+    return handle_exit
+
+
+def install_gunicorn_hook() -> None:
+    """Make gunicorn's worker SIGTERM handler stop our invocations first (idempotent)."""
+    try:
+        from gunicorn.workers.base import Worker  # type: ignore[import-untyped]
+        from gunicorn.workers.gthread import ThreadWorker  # type: ignore[import-untyped]
+    except ImportError:  # not served by gunicorn (Windows, flask dev server)
+        return
+    for cls in (Worker, ThreadWorker):
+        handler = cls.__dict__.get("handle_exit")
+        if handler is not None and not getattr(handler, "queue_worker_wrapped", False):
+            setattr(cls, "handle_exit", _wrapped(handler))  # noqa: B010

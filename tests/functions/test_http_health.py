@@ -1,0 +1,126 @@
+"""`?action=health`: the checks behind ok / degraded / down.
+
+Real: functions-framework's app (its test client), PostgreSQL with the migrations,
+the processor registry. Nothing faked; the unreachable database is a closed local port.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from flask.testing import FlaskClient
+from psycopg import sql
+
+from shared import http_api
+from shared.config import REPO_ROOT
+from shared.processors import load_registry
+from tests.conftest import database_url
+from tests.functions.conftest import AUTH, free_port
+from tests.sql.factories import make_job
+
+Conn = psycopg.Connection[dict[str, Any]]
+
+
+def checks_of(client: FlaskClient) -> tuple[int, dict[str, Any]]:
+    response = client.get("/?action=health", headers=AUTH)
+    assert response.json is not None
+    return response.status_code, response.json
+
+
+def record_worker_run(conn: Conn) -> None:
+    conn.execute("select worker_run_start('w-health', '{}')")
+    conn.execute("select worker_run_finish('w-health', '{\"claimed\": 0}')")
+
+
+def test_a_healthy_queue_reports_ok_with_every_check(client: FlaskClient, conn: Conn) -> None:
+    record_worker_run(conn)
+    status, body = checks_of(client)
+    assert status == 200
+    assert set(body["checks"]) == {"database", "migrations", "processors", "stuck_jobs", "oldest_pending",
+                                   "dead_letters", "last_worker_run"}
+    failing = {name: check for name, check in body["checks"].items() if not check["ok"]}
+    # Processors lacking provider keys are reported, not hidden; the rest must pass here.
+    assert set(failing) <= {"processors"}
+    assert body["status"] == ("ok" if not failing else "degraded")
+    assert body["checks"]["database"]["round_trip_ms"] >= 0
+    assert body["checks"]["migrations"]["missing"] == []
+    assert body["checks"]["last_worker_run"]["run"]["worker_id"] == "w-health"
+
+
+def test_every_registered_processor_is_listed_as_configured_or_missing_what(client: FlaskClient) -> None:
+    _, body = checks_of(client)
+    types = body["checks"]["processors"]["types"]
+    assert set(types) == set(load_registry())
+    assert types["noop"] == {"configured": True, "missing": []}
+    for check in types.values():
+        assert check["configured"] == (not check["missing"])
+
+
+def test_no_worker_run_yet_is_degraded(client: FlaskClient) -> None:
+    status, body = checks_of(client)
+    assert status == 200
+    assert body["status"] == "degraded"
+    assert body["checks"]["last_worker_run"] == {"ok": False, "run": None, "message": "no worker has run yet"}
+
+
+def test_stuck_jobs_and_dead_letters_are_counted(client: FlaskClient, conn: Conn) -> None:
+    record_worker_run(conn)
+    stuck = make_job(conn, "running")
+    conn.execute("update job_queue set locked_until = now() - interval '1 minute' where id = %s", (stuck,))
+    make_job(conn, "dead")
+    _, body = checks_of(client)
+    assert body["status"] == "degraded"
+    assert body["checks"]["stuck_jobs"] == {"ok": False, "count": 1}
+    assert body["checks"]["dead_letters"]["last_hour"] == 1
+
+
+def test_a_migration_file_the_database_has_not_run_is_degraded(
+        client: FlaskClient, conn: Conn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    record_worker_run(conn)
+    shutil.copytree(REPO_ROOT / "supabase" / "migrations", tmp_path / "migrations")
+    (tmp_path / "migrations" / "20991231000000_future.sql").write_text("select 1;\n")
+    monkeypatch.setenv("MIGRATIONS_DIR", str(tmp_path / "migrations"))
+    http_api.reset()
+    status, body = checks_of(client)
+    assert status == 200
+    assert body["status"] == "degraded"
+    assert body["checks"]["migrations"]["missing"] == ["20991231000000"]
+    assert "queue-worker migrate" in body["checks"]["migrations"]["hint"]
+
+
+@pytest.fixture
+def empty_db_url(pg_server_url: str) -> Iterator[str]:
+    """A database on the test server that no migration has touched."""
+    name = f"qw_empty_{os.getpid()}"
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    yield database_url(pg_server_url, name)
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def test_an_unmigrated_database_is_degraded_not_an_error(
+        client: FlaskClient, empty_db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", empty_db_url)
+    http_api.reset()
+    status, body = checks_of(client)
+    assert status == 200
+    assert body["status"] == "degraded"
+    assert body["checks"]["database"]["ok"] is True
+    assert body["checks"]["migrations"]["ok"] is False
+
+
+def test_an_unreachable_database_is_503_down(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{free_port()}/postgres?connect_timeout=1")
+    http_api.reset()
+    status, body = checks_of(client)
+    assert status == 503
+    assert body["status"] == "down"
+    assert body["checks"]["database"]["ok"] is False
+    assert "processors" in body["checks"]
