@@ -13,8 +13,11 @@ from tests.sql.factories import Conn, job, make_job, value
 
 
 def _delay(conn: Conn, attempt: int, base: int, cap: int, jitter: float) -> float:
-    seconds: float = value(conn, "select extract(epoch from queue.retry_delay(%s, %s, %s, %s))::float8",
-                           (attempt, base, cap, jitter))
+    seconds: float = value(
+        conn,
+        "select extract(epoch from queue.retry_delay(%s, %s, %s, %s))::float8",
+        (attempt, base, cap, jitter),
+    )
     return seconds
 
 
@@ -36,8 +39,10 @@ def test_jitter_outside_zero_to_one_is_clamped(conn: Conn) -> None:
 
 
 def test_random_jitter_stays_within_half_to_full_delay_and_varies(conn: Conn) -> None:
-    rows = conn.execute("select extract(epoch from queue.retry_delay(3, 10, 3600, random()))::float8 as s "
-                        "from generate_series(1, 500)").fetchall()
+    rows = conn.execute(
+        "select extract(epoch from queue.retry_delay(3, 10, 3600, random()))::float8 as s "
+        "from generate_series(1, 500)"
+    ).fetchall()
     delays = [row["s"] for row in rows]
     assert all(20 <= d <= 40 for d in delays)
     assert max(delays) - min(delays) > 5

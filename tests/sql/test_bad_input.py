@@ -27,29 +27,61 @@ class Case:
 
 MISSING = uuid.UUID("00000000-0000-4000-8000-000000000001")
 CASES = {
-    "unknown type": Case("select enqueue_job('nope')", (), "22QT1", "unknown job type 'nope'; known types: analytics"),
+    "unknown type": Case(
+        "select enqueue_job('nope')", (), "22QT1", "unknown job type 'nope'; known types: analytics"
+    ),
     "null type": Case("select enqueue_job(null)", (), "22QT1", "unknown job type"),
     "priority": Case("select enqueue_job('noop', '{}', 'urgent')", (), "22QP1", "invalid priority 'urgent'"),
-    "payload array": Case("select enqueue_job('noop', '[1]')", (), "22QJ1", "payload must be a JSON object, got array"),
+    "payload array": Case(
+        "select enqueue_job('noop', '[1]')", (), "22QJ1", "payload must be a JSON object, got array"
+    ),
     "payload scalar": Case("select enqueue_job('noop', '3')", (), "22QJ1", "got number"),
     "max attempts 0": Case("select enqueue_job('noop', p_max_attempts => 0)", (), "22QA1", "max_attempts"),
-    "missing dependency": Case("select enqueue_job('noop', p_depends_on => array[%s]::uuid[])", (MISSING,),
-                               "22QD1", f"depends_on names job {MISSING}, which does not exist"),
-    "batch size 0": Case("select * from get_next_job('w', null, 0)", (), "22QB1", "p_batch_size must be between 1 and 1000"),
+    "missing dependency": Case(
+        "select enqueue_job('noop', p_depends_on => array[%s]::uuid[])",
+        (MISSING,),
+        "22QD1",
+        f"depends_on names job {MISSING}, which does not exist",
+    ),
+    "batch size 0": Case(
+        "select * from get_next_job('w', null, 0)", (), "22QB1", "p_batch_size must be between 1 and 1000"
+    ),
     "batch size 1001": Case("select * from get_next_job('w', null, 1001)", (), "22QB1", "got 1001"),
     "lock seconds": Case("select * from get_next_job('w', null, 1, 0)", (), "22QL1", "p_lock_seconds"),
-    "claim unknown type": Case("select * from get_next_job('w', array['nope'])", (), "22QT1", "unknown job type 'nope'"),
-    "claim no types": Case("select * from get_next_job('w', array[]::text[])", (), "22QT1", "p_types is an empty array"),
-    "bad cron": Case("select set_job_schedule('s', '61 * * * *', 'noop')", (), "22QC1", "'61' is outside 0-59"),
-    "cron fields": Case("select set_job_schedule('s', '* * *', 'noop')", (), "22QC1", "has 3 fields; it needs 5"),
-    "cron word": Case("select set_job_schedule('s', '* * * * funday', 'noop')", (), "22QC1", "'funday' is not a number"),
-    "progress": Case("select update_job_progress(%s, 101)", (MISSING,), "22QG1", "progress must be between 0 and 100"),
+    "claim unknown type": Case(
+        "select * from get_next_job('w', array['nope'])", (), "22QT1", "unknown job type 'nope'"
+    ),
+    "claim no types": Case(
+        "select * from get_next_job('w', array[]::text[])", (), "22QT1", "p_types is an empty array"
+    ),
+    "bad cron": Case(
+        "select set_job_schedule('s', '61 * * * *', 'noop')", (), "22QC1", "'61' is outside 0-59"
+    ),
+    "cron fields": Case(
+        "select set_job_schedule('s', '* * *', 'noop')", (), "22QC1", "has 3 fields; it needs 5"
+    ),
+    "cron word": Case(
+        "select set_job_schedule('s', '* * * * funday', 'noop')", (), "22QC1", "'funday' is not a number"
+    ),
+    "progress": Case(
+        "select update_job_progress(%s, 101)", (MISSING,), "22QG1", "progress must be between 0 and 100"
+    ),
     "negative retention": Case("select purge_finished_jobs('-1 day')", (), "22QI1", "must not be negative"),
-    "unknown dead letter": Case("select retry_dead_letter_job(%s)", (MISSING,), "PT404", f"no dead letter with id {MISSING}"),
-    "batch element": Case("select enqueue_jobs(%s)", (Jsonb([{"type": "noop"}, {"type": "nope"}, {"type": "noop"}]),),
-                          "22QT1", "p_jobs element 2: unknown job type 'nope'"),
-    "batch priority": Case("select enqueue_jobs(%s)", (Jsonb([{"type": "noop"}, {"type": "noop", "priority": "x"}]),),
-                           "22QP1", "p_jobs element 2: invalid priority"),
+    "unknown dead letter": Case(
+        "select retry_dead_letter_job(%s)", (MISSING,), "PT404", f"no dead letter with id {MISSING}"
+    ),
+    "batch element": Case(
+        "select enqueue_jobs(%s)",
+        (Jsonb([{"type": "noop"}, {"type": "nope"}, {"type": "noop"}]),),
+        "22QT1",
+        "p_jobs element 2: unknown job type 'nope'",
+    ),
+    "batch priority": Case(
+        "select enqueue_jobs(%s)",
+        (Jsonb([{"type": "noop"}, {"type": "noop", "priority": "x"}]),),
+        "22QP1",
+        "p_jobs element 2: invalid priority",
+    ),
     "batch not array": Case("select enqueue_jobs(%s)", (Jsonb({"type": "noop"}),), "22QJ3", "JSON array"),
 }
 
@@ -71,9 +103,12 @@ def test_a_payload_over_the_configured_limit_raises_22qj2_and_writes_nothing(con
     enqueue(conn, "noop", payload={"small": 1})
     before = fingerprint(conn)
     big = {"text": "x" * 100}
-    for call in (lambda: enqueue(conn, "noop", payload=big),
-                 lambda: conn.execute("select enqueue_jobs(%s)", (Jsonb([{"type": "noop"}, {"type": "noop",
-                                                                            "payload": big}]),))):
+    for call in (
+        lambda: enqueue(conn, "noop", payload=big),
+        lambda: conn.execute(
+            "select enqueue_jobs(%s)", (Jsonb([{"type": "noop"}, {"type": "noop", "payload": big}]),)
+        ),
+    ):
         error = sqlstate_of(call)
         assert error.sqlstate == "22QJ2"
         assert "larger than the limit of 64 bytes" in (error.diag.message_primary or "")

@@ -32,29 +32,46 @@ def _drain(db_url: str, worker: str, barrier: threading.Barrier) -> tuple[list[U
                 break
             ids = [row["id"] for row in rows]
             claimed += ids
-            done = c.execute("select complete_jobs as id from complete_jobs(%s, %s)",
-                             (Jsonb([{"id": str(i), "result": {"by": worker}} for i in ids]), worker)).fetchall()
+            done = c.execute(
+                "select complete_jobs as id from complete_jobs(%s, %s)",
+                (Jsonb([{"id": str(i), "result": {"by": worker}} for i in ids]), worker),
+            ).fetchall()
             completed += [row["id"] for row in done]
     return claimed, completed
 
 
 @pytest.mark.slow
 def test_eight_claimers_complete_ten_thousand_jobs_each_exactly_once(conn: Conn, db_url: str) -> None:
-    conn.execute("select enqueue_jobs(jsonb_agg(jsonb_build_object('type', 'noop', 'payload', "
-                 "jsonb_build_object('n', g)))) from generate_series(1, %s) g", (JOBS,))
+    conn.execute(
+        "select enqueue_jobs(jsonb_agg(jsonb_build_object('type', 'noop', 'payload', "
+        "jsonb_build_object('n', g)))) from generate_series(1, %s) g",
+        (JOBS,),
+    )
     barrier = threading.Barrier(CLAIMERS, timeout=30)
     with ThreadPoolExecutor(CLAIMERS) as pool:
         results = list(pool.map(lambda n: _drain(db_url, f"w{n}", barrier), range(CLAIMERS), timeout=240))
     claimed = Counter(i for got, _ in results for i in got)
     completed = Counter(i for _, done in results for i in done)
-    assert len(claimed) == JOBS and max(claimed.values()) == 1
+    assert len(claimed) == JOBS
+    assert max(claimed.values()) == 1
     assert completed == claimed
     assert sum(1 for got, _ in results if got) > 1, "one claimer did all the work"
     assert value(conn, "select count(*) from job_queue where status = 'completed' and attempts = 1") == JOBS
     # The worker that completed each job is the one that claimed it.
-    assert value(conn, "select count(*) from job_queue j join job_status_history r on r.job_id = j.id "
-                       "and r.to_status = 'running' where j.result ->> 'by' = r.worker_id") == JOBS
-    counts = conn.execute("select to_status, count(*) as n, count(distinct job_id) as jobs "
-                          "from job_status_history group by 1 order by 1").fetchall()
+    assert (
+        value(
+            conn,
+            "select count(*) from job_queue j join job_status_history r on r.job_id = j.id "
+            "and r.to_status = 'running' where j.result ->> 'by' = r.worker_id",
+        )
+        == JOBS
+    )
+    counts = conn.execute(
+        "select to_status, count(*) as n, count(distinct job_id) as jobs "
+        "from job_status_history group by 1 order by 1"
+    ).fetchall()
     assert {r["to_status"]: (r["n"], r["jobs"]) for r in counts} == {
-        "pending": (JOBS, JOBS), "running": (JOBS, JOBS), "completed": (JOBS, JOBS)}
+        "pending": (JOBS, JOBS),
+        "running": (JOBS, JOBS),
+        "completed": (JOBS, JOBS),
+    }

@@ -20,11 +20,15 @@ FINISHED_ROWS = 1_000_000
 
 def _fill(conn: Conn) -> None:
     """A million completed jobs in one INSERT ... SELECT, a little ready work, fresh statistics."""
-    conn.execute("""
-        insert into job_queue (type, status, attempts, max_attempts, run_at, started_at, finished_at, progress)
+    conn.execute(
+        """
+        insert into job_queue (type, status, attempts, max_attempts, run_at,
+                               started_at, finished_at, progress)
         select 'noop', 'completed', 1, 3, now() - interval '2 days', now() - interval '2 days',
                now() - interval '1 day', 100
-          from generate_series(1, %s)""", (FINISHED_ROWS,))
+          from generate_series(1, %s)""",
+        (FINISHED_ROWS,),
+    )
     for n in range(50):
         enqueue(conn, "email" if n % 2 else "payout", rate_limit_key="k" if n % 5 == 0 else None)
     conn.execute("insert into job_rate_limits (key, max_per_window, window_seconds) values ('k', 100, 60)")
@@ -36,8 +40,11 @@ def _plans_of(conn: Conn, query: str) -> str:
     logged: list[str] = []
     conn.add_notice_handler(lambda diag: logged.append(diag.message_primary or ""))
     conn.execute("load 'auto_explain'")
-    for setting, val in (("auto_explain.log_min_duration", "0"), ("auto_explain.log_nested_statements", "on"),
-                         ("client_min_messages", "log")):
+    for setting, val in (
+        ("auto_explain.log_min_duration", "0"),
+        ("auto_explain.log_nested_statements", "on"),
+        ("client_min_messages", "log"),
+    ):
         conn.execute("select set_config(%s, %s, false)", (setting, val))
     conn.execute(query).fetchall()
     conn.execute("set client_min_messages = notice")

@@ -13,7 +13,12 @@ def test_an_expired_lock_returns_the_job_to_pending_ready_at_once(conn: Conn) ->
     job_id = make_job(conn, "running", "email", worker="dead-worker")  # timeout 30 s
     assert value(conn, "select cleanup_stuck_jobs(now() + interval '31 seconds')") == 1
     row = job(conn, job_id)
-    assert (row["status"], row["locked_by"], row["locked_until"], row["attempts"]) == ("pending", None, None, 1)
+    assert (row["status"], row["locked_by"], row["locked_until"], row["attempts"]) == (
+        "pending",
+        None,
+        None,
+        1,
+    )
     assert "dead-worker" in row["last_error"]
     assert row["errors"][-1]["worker_id"] == "dead-worker"
     assert history(conn, job_id)[-1] == ("running", "pending")

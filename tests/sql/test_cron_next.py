@@ -38,26 +38,30 @@ CASES = [
 
 
 @pytest.mark.parametrize(("expr", "after", "expected"), CASES)
-def test_the_next_slot_is_the_first_matching_minute_after(conn: Conn, expr: str, after: str,
-                                                          expected: str) -> None:
+def test_the_next_slot_is_the_first_matching_minute_after(
+    conn: Conn, expr: str, after: str, expected: str
+) -> None:
     assert _next(conn, expr, after) == expected
 
 
-@pytest.mark.parametrize(("expr", "says"), [
-    ("", "has 0 fields"),
-    ("* * * *", "has 4 fields"),
-    ("60 * * * *", "'60' is outside 0-59"),
-    ("* 24 * * *", "'24' is outside 0-23"),
-    ("* * 0 * *", "'0' is outside 1-31"),
-    ("* * * 13 *", "'13' is outside 1-12"),
-    ("* * * * 8", "'8' is outside 0-7"),
-    ("*/0 * * * *", "outside 0-59 or empty"),
-    ("5-1 * * * *", "outside 0-59 or empty"),
-    ("a * * * *", "'a' is not a number"),
-    ("1,,2 * * * *", "'' is not a number"),
-    ("99999999999 * * * *", "is not a number"),
-    ("0 0 30 2 *", "never fires"),
-])
+@pytest.mark.parametrize(
+    ("expr", "says"),
+    [
+        ("", "has 0 fields"),
+        ("* * * *", "has 4 fields"),
+        ("60 * * * *", "'60' is outside 0-59"),
+        ("* 24 * * *", "'24' is outside 0-23"),
+        ("* * 0 * *", "'0' is outside 1-31"),
+        ("* * * 13 *", "'13' is outside 1-12"),
+        ("* * * * 8", "'8' is outside 0-7"),
+        ("*/0 * * * *", "outside 0-59 or empty"),
+        ("5-1 * * * *", "outside 0-59 or empty"),
+        ("a * * * *", "'a' is not a number"),
+        ("1,,2 * * * *", "'' is not a number"),
+        ("99999999999 * * * *", "is not a number"),
+        ("0 0 30 2 *", "never fires"),
+    ],
+)
 def test_a_bad_cron_expression_raises_22qc1_naming_the_problem(conn: Conn, expr: str, says: str) -> None:
     error = sqlstate_of(lambda: conn.execute("select queue.cron_next(%s, now())", (expr,)))
     assert error.sqlstate == "22QC1"

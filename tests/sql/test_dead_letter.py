@@ -41,7 +41,11 @@ def test_a_permanent_failure_moves_the_job_to_the_dead_letter_at_once(conn: Conn
     assert value(conn, "select count(*) from job_queue where id = %s", (job_id,)) == 0
     letter = _letter(conn, job_id)
     assert (letter["type"], letter["payload"], letter["attempts"], letter["last_error"]) == (
-        "email", {"to": "x@example.com"}, 1, "invalid address")
+        "email",
+        {"to": "x@example.com"},
+        1,
+        "invalid address",
+    )
     assert letter["idempotency_key"] == "k"
     assert [e["error"] for e in letter["errors"]] == ["invalid address"]  # type: ignore[attr-defined]
     assert history(conn, job_id)[-1] == ("running", "dead_letter")
@@ -54,7 +58,10 @@ def test_an_exhausted_job_keeps_its_full_error_history_in_the_dead_letter(conn: 
     assert (letter["attempts"], letter["max_attempts"], letter["payload"]) == (3, 3, {"text": "hi"})
     errors = letter["errors"]
     assert [(e["attempt"], e["error"]) for e in errors] == [  # type: ignore[attr-defined]
-        (1, "error 1"), (2, "error 2"), (3, "error 3")]
+        (1, "error 1"),
+        (2, "error 2"),
+        (3, "error 3"),
+    ]
     assert all(e["worker_id"] == "w1" for e in errors)  # type: ignore[attr-defined]
     assert_history_matches_states(conn)
 
@@ -66,7 +73,12 @@ def test_replay_makes_a_new_pending_job_with_attempts_zero(conn: Conn) -> None:
     assert new_id != job_id
     row = job(conn, new_id)
     assert (row["status"], row["attempts"], row["type"], row["payload"], row["errors"]) == (
-        "pending", 0, "email", {"to": "y@example.com"}, [])
+        "pending",
+        0,
+        "email",
+        {"to": "y@example.com"},
+        [],
+    )
     assert row["max_attempts"] == 5
     assert history(conn, new_id) == [(None, "pending")]
     replayed = _letter(conn, job_id)

@@ -21,7 +21,12 @@ RACERS = 12
 def test_a_new_job_is_pending_with_its_types_defaults_and_a_history_row(conn: Conn) -> None:
     job_id = enqueue(conn, "email", payload={"to": "a@example.com"})
     row = job(conn, job_id)
-    assert (row["status"], row["priority"], row["attempts"], row["max_attempts"]) == ("pending", "normal", 0, 5)
+    assert (row["status"], row["priority"], row["attempts"], row["max_attempts"]) == (
+        "pending",
+        "normal",
+        0,
+        5,
+    )
     assert row["payload"] == {"to": "a@example.com"}
     assert row["owner_id"] is None
     assert history(conn, job_id) == [(None, "pending")]
@@ -75,12 +80,15 @@ def test_concurrent_identical_batches_make_each_job_once(conn: Conn, db_url: str
 
 def test_a_batch_returns_ids_in_input_order_with_existing_keys_resolved(conn: Conn) -> None:
     existing = enqueue(conn, "noop", idempotency_key="old")
-    ids = _enqueue_batch(conn, [
-        {"type": "email", "payload": {"n": 1}, "priority": "high"},
-        {"type": "noop", "idempotency_key": "old"},
-        {"type": "noop", "idempotency_key": "twice"},
-        {"type": "noop", "idempotency_key": "twice"},
-    ])
+    ids = _enqueue_batch(
+        conn,
+        [
+            {"type": "email", "payload": {"n": 1}, "priority": "high"},
+            {"type": "noop", "idempotency_key": "old"},
+            {"type": "noop", "idempotency_key": "twice"},
+            {"type": "noop", "idempotency_key": "twice"},
+        ],
+    )
     assert ids[1] == existing
     assert ids[2] == ids[3]
     assert len({ids[0], ids[1], ids[2]}) == 3
@@ -91,13 +99,29 @@ def test_a_batch_returns_ids_in_input_order_with_existing_keys_resolved(conn: Co
 def test_a_batch_keeps_every_field_of_each_element(conn: Conn) -> None:
     dep = enqueue(conn)
     owner = "6f1c8f36-6d5c-4a59-8a38-3b3e0c6f0a11"
-    [job_id] = _enqueue_batch(conn, [{
-        "type": "email", "payload": {"a": 1}, "priority": "low", "run_at": "2030-01-01T00:00:00Z",
-        "max_attempts": 9, "depends_on": [str(dep)], "idempotency_key": "i", "rate_limit_key": "r",
-        "owner_id": owner}])
+    [job_id] = _enqueue_batch(
+        conn,
+        [
+            {
+                "type": "email",
+                "payload": {"a": 1},
+                "priority": "low",
+                "run_at": "2030-01-01T00:00:00Z",
+                "max_attempts": 9,
+                "depends_on": [str(dep)],
+                "idempotency_key": "i",
+                "rate_limit_key": "r",
+                "owner_id": owner,
+            }
+        ],
+    )
     row = job(conn, job_id)
     assert (row["priority"], row["max_attempts"], row["depends_on"], row["rate_limit_key"]) == (
-        "low", 9, [dep], "r")
+        "low",
+        9,
+        [dep],
+        "r",
+    )
     assert str(row["owner_id"]) == owner
     assert row["run_at"].year == 2030
 

@@ -25,8 +25,9 @@ def test_a_stale_worker_cannot_complete_a_reclaimed_job(conn: Conn) -> None:
     job_id = _reclaimed(conn)
     before = job(conn, job_id)
     assert value(conn, "select complete_job(%s, '{}', 'stale')", (job_id,)) is False
-    assert value(conn, "select count(*) from complete_jobs(%s, 'stale')",
-                 (Jsonb([{"id": str(job_id)}]),)) == 0
+    assert (
+        value(conn, "select count(*) from complete_jobs(%s, 'stale')", (Jsonb([{"id": str(job_id)}]),)) == 0
+    )
     assert job(conn, job_id) == before
 
 
@@ -71,6 +72,8 @@ def test_a_finished_job_cannot_be_completed_or_failed_again(conn: Conn) -> None:
 def test_a_batch_reports_lease_lost_only_for_the_jobs_it_lost(conn: Conn) -> None:
     lost = _reclaimed(conn)
     mine = make_job(conn, "running", worker="stale")
-    rows = conn.execute("select job_id, outcome from fail_jobs(%s, 'stale')",
-                        (Jsonb([{"id": str(lost), "error": "e"}, {"id": str(mine), "error": "e"}]),)).fetchall()
+    rows = conn.execute(
+        "select job_id, outcome from fail_jobs(%s, 'stale')",
+        (Jsonb([{"id": str(lost), "error": "e"}, {"id": str(mine), "error": "e"}]),),
+    ).fetchall()
     assert {row["job_id"]: row["outcome"] for row in rows} == {lost: "lease_lost", mine: "retried"}

@@ -40,7 +40,12 @@ def test_a_claim_marks_the_job_running_under_the_worker_with_the_types_timeout(c
     job_id = enqueue(conn, "email")
     [row] = claim(conn, worker="worker-a")
     assert row["id"] == job_id
-    assert (row["status"], row["attempts"], row["locked_by"], row["lock_seconds"]) == ("running", 1, "worker-a", 30)
+    assert (row["status"], row["attempts"], row["locked_by"], row["lock_seconds"]) == (
+        "running",
+        1,
+        "worker-a",
+        30,
+    )
     assert timedelta(seconds=29) < row["locked_until"] - row["started_at"] <= timedelta(seconds=30)
     assert history(conn, job_id) == [(None, "pending"), ("pending", "running")]
 

@@ -50,18 +50,32 @@ def test_every_public_queue_function_is_security_definer_with_an_empty_search_pa
          where p.pronamespace = 'public'::regnamespace
            and not exists (select 1 from pg_depend d where d.objid = p.oid and d.deptype = 'e')""").fetchall()
     assert rows
-    assert [r["proname"] for r in rows if not r["prosecdef"] or r["proconfig"] != ["search_path=\"\""]] == []
+    assert [r["proname"] for r in rows if not r["prosecdef"] or r["proconfig"] != ['search_path=""']] == []
 
 
-@pytest.mark.parametrize("call", ["select * from get_next_job('w')", "select queue_stats()",
-                                  "select cleanup_stuck_jobs()", "select enqueue_job('email')"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        "select * from get_next_job('w')",
+        "select queue_stats()",
+        "select cleanup_stuck_jobs()",
+        "select enqueue_job('email')",
+    ],
+)
 def test_anon_is_refused_every_call(conn: Conn, call: str) -> None:
     with as_role(conn, "anon"):
         assert sqlstate_of(lambda: conn.execute(call)).sqlstate == "42501"
 
 
-@pytest.mark.parametrize("call", ["select * from get_next_job('w')", "select complete_job(gen_random_uuid())",
-                                  "select queue_health()", "select purge_finished_jobs()"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        "select * from get_next_job('w')",
+        "select complete_job(gen_random_uuid())",
+        "select queue_health()",
+        "select purge_finished_jobs()",
+    ],
+)
 def test_authenticated_is_refused_worker_and_operator_calls(conn: Conn, call: str) -> None:
     with as_role(conn, "authenticated", ALICE):
         assert sqlstate_of(lambda: conn.execute(call)).sqlstate == "42501"
@@ -83,9 +97,16 @@ def test_authenticated_enqueues_a_client_enqueueable_type_as_themselves(conn: Co
     conn.execute("update job_types set client_enqueueable = true where name = 'email'")
     with as_role(conn, "authenticated", ALICE):
         job_id = enqueue(conn, "email", payload={"to": "me@example.com"})
-        [batch_id] = [r["id"] for r in conn.execute("select enqueue_jobs as id from enqueue_jobs(%s)",
-                                                    (Jsonb([{"type": "email"}]),))]
-        assert [r["id"] for r in conn.execute("select id from job_queue order by created_at")] == [job_id, batch_id]
+        [batch_id] = [
+            r["id"]
+            for r in conn.execute(
+                "select enqueue_jobs as id from enqueue_jobs(%s)", (Jsonb([{"type": "email"}]),)
+            )
+        ]
+        assert [r["id"] for r in conn.execute("select id from job_queue order by created_at")] == [
+            job_id,
+            batch_id,
+        ]
     assert job(conn, job_id)["owner_id"] == ALICE
     assert job(conn, batch_id)["owner_id"] == ALICE
 
@@ -97,7 +118,9 @@ def test_authenticated_cannot_enqueue_for_someone_else(conn: Conn) -> None:
         error = sqlstate_of(lambda: enqueue(conn, "email", owner_id=BOB))
         assert error.sqlstate == "42501"
         batch = [{"type": "email"}, {"type": "email", "owner_id": str(BOB)}]
-        assert sqlstate_of(lambda: conn.execute("select enqueue_jobs(%s)", (Jsonb(batch),))).sqlstate == "42501"
+        assert (
+            sqlstate_of(lambda: conn.execute("select enqueue_jobs(%s)", (Jsonb(batch),))).sqlstate == "42501"
+        )
     assert fingerprint(conn) == before
 
 

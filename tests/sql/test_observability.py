@@ -11,11 +11,29 @@ from psycopg.types.json import Jsonb
 
 from tests.sql.factories import Conn, make_job, value
 
-STATS_KEYS = {"generated_at", "by_status", "by_type", "by_priority", "dead_letter_count",
-              "oldest_pending_age_seconds", "completed_last_5m", "completed_last_1h", "failed_last_5m",
-              "failed_last_1h", "run_time_p50_ms", "run_time_p95_ms"}
-HEALTH_KEYS = {"checked_at", "stuck_jobs", "pending_ready", "oldest_pending_age_seconds",
-               "dead_letters_last_1h", "last_worker_run", "seconds_since_last_worker_run"}
+STATS_KEYS = {
+    "generated_at",
+    "by_status",
+    "by_type",
+    "by_priority",
+    "dead_letter_count",
+    "oldest_pending_age_seconds",
+    "completed_last_5m",
+    "completed_last_1h",
+    "failed_last_5m",
+    "failed_last_1h",
+    "run_time_p50_ms",
+    "run_time_p95_ms",
+}
+HEALTH_KEYS = {
+    "checked_at",
+    "stuck_jobs",
+    "pending_ready",
+    "oldest_pending_age_seconds",
+    "dead_letters_last_1h",
+    "last_worker_run",
+    "seconds_since_last_worker_run",
+}
 
 
 def _stats(conn: Conn) -> dict[str, Any]:
@@ -32,7 +50,11 @@ def test_stats_of_an_empty_queue_have_every_key_and_zero_counts(conn: Conn) -> N
     stats = _stats(conn)
     assert set(stats) == STATS_KEYS
     assert (stats["by_status"], stats["by_type"], stats["by_priority"]) == ({}, {}, {})
-    assert (stats["dead_letter_count"], stats["completed_last_1h"], stats["oldest_pending_age_seconds"]) == (0, 0, 0)
+    assert (stats["dead_letter_count"], stats["completed_last_1h"], stats["oldest_pending_age_seconds"]) == (
+        0,
+        0,
+        0,
+    )
     assert stats["run_time_p50_ms"] is None
 
 
@@ -60,8 +82,11 @@ def test_stats_count_jobs_by_status_type_and_priority(conn: Conn) -> None:
 def test_stats_report_run_time_percentiles_of_the_last_hour(conn: Conn) -> None:
     for ms in (100, 200, 300, 400, 500):
         job_id = make_job(conn, "completed")
-        conn.execute("update job_queue set finished_at = started_at + make_interval(secs => %s / 1000.0) "
-                     "where id = %s", (ms, job_id))
+        conn.execute(
+            "update job_queue set finished_at = started_at + make_interval(secs => %s / 1000.0) "
+            "where id = %s",
+            (ms, job_id),
+        )
     stats = _stats(conn)
     assert round(stats["run_time_p50_ms"]) == 300
     assert round(stats["run_time_p95_ms"]) == 480

@@ -30,8 +30,10 @@ EXPECTED_JOBS = {
     "queue-cleanup-stuck-jobs": ("* * * * *", "select public.cleanup_stuck_jobs()"),
     "queue-enqueue-due-schedules": ("* * * * *", "select public.enqueue_due_schedules()"),
     "queue-purge-finished-jobs": ("17 3 * * *", "select public.purge_finished_jobs()"),
-    "queue-purge-cron-history": ("27 3 * * *",
-                                 "delete from cron.job_run_details where end_time < now() - interval '7 days'"),
+    "queue-purge-cron-history": (
+        "27 3 * * *",
+        "delete from cron.job_run_details where end_time < now() - interval '7 days'",
+    ),
 }
 
 
@@ -49,11 +51,15 @@ def cron_db_url(pg_server_url: str) -> Iterator[str]:
         preload = admin.execute("select current_setting('shared_preload_libraries')").fetchone()
         if preload is None or "pg_cron" not in preload[0]:
             _unavailable("pg_cron is not in shared_preload_libraries on this server")
-        row = admin.execute("select current_setting('cron.database_name', true), current_database()").fetchone()
+        row = admin.execute(
+            "select current_setting('cron.database_name', true), current_database()"
+        ).fetchone()
         assert row is not None
         name, admin_db = row
         if not name or name in ("postgres", admin_db):
-            _unavailable(f"cron.database_name is {name!r}, the admin database; set it to a database tests may drop")
+            _unavailable(
+                f"cron.database_name is {name!r}, the admin database; set it to a database tests may drop"
+            )
         # Another test run on this server would drop the same database under us.
         admin.execute("select pg_advisory_lock(hashtext('queue-worker pg_cron test'))")
         admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
@@ -77,11 +83,13 @@ def _jobs(conn: psycopg.Connection[dict[str, Any]]) -> dict[str, tuple[str, str,
 
 @pytest.mark.pg_cron
 def test_migrating_the_cron_database_schedules_the_queue_maintenance(
-        cron_conn: psycopg.Connection[dict[str, Any]], cron_db_url: str) -> None:
+    cron_conn: psycopg.Connection[dict[str, Any]], cron_db_url: str
+) -> None:
     jobs = _jobs(cron_conn)
     name = conninfo_to_dict(cron_db_url)["dbname"]
     assert {k: v for k, v in jobs.items() if k in EXPECTED_JOBS} == {
-        k: (*v, name) for k, v in EXPECTED_JOBS.items()}
+        k: (*v, name) for k, v in EXPECTED_JOBS.items()
+    }
     assert set(jobs) - set(EXPECTED_JOBS) <= {"queue-trigger-worker"}
 
 
@@ -94,7 +102,9 @@ def test_every_scheduled_command_runs(cron_conn: psycopg.Connection[dict[str, An
 
 
 @pytest.mark.pg_cron
-def test_migrating_again_changes_nothing(cron_conn: psycopg.Connection[dict[str, Any]], cron_db_url: str) -> None:
+def test_migrating_again_changes_nothing(
+    cron_conn: psycopg.Connection[dict[str, Any]], cron_db_url: str
+) -> None:
     before = _jobs(cron_conn)
     assert migrate(cron_db_url, MIGRATIONS) == []
     cron_conn.execute(PG_CRON_FILE.read_text())  # the file itself is safe to replay too

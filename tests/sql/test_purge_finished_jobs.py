@@ -11,8 +11,9 @@ from tests.sql.factories import Conn, job, make_job, value
 
 
 def _age(conn: Conn, job_id: UUID, days: int) -> None:
-    conn.execute("update job_queue set finished_at = now() - make_interval(days => %s) where id = %s",
-                 (days, job_id))
+    conn.execute(
+        "update job_queue set finished_at = now() - make_interval(days => %s) where id = %s", (days, job_id)
+    )
 
 
 def test_old_finished_jobs_and_their_history_are_purged_and_the_rest_stay(conn: Conn) -> None:
@@ -22,14 +23,23 @@ def test_old_finished_jobs_and_their_history_are_purged_and_the_rest_stay(conn: 
     for job_id in (old_done, old_cancelled):
         _age(conn, job_id, 8)
     _age(conn, recent, 6)
-    conn.execute("update job_queue set created_at = now() - interval '30 days', "
-                 "run_at = now() - interval '30 days' where id in (%s, %s)", (pending, running))
+    conn.execute(
+        "update job_queue set created_at = now() - interval '30 days', "
+        "run_at = now() - interval '30 days' where id in (%s, %s)",
+        (pending, running),
+    )
     keep = [job(conn, i) for i in (recent, pending, running)]
     assert value(conn, "select purge_finished_jobs()") == 2
     assert [job(conn, i) for i in (recent, pending, running)] == keep
     assert value(conn, "select count(*) from job_queue where id in (%s, %s)", (old_done, old_cancelled)) == 0
-    assert value(conn, "select count(*) from job_status_history where job_id in (%s, %s)",
-                 (old_done, old_cancelled)) == 0
+    assert (
+        value(
+            conn,
+            "select count(*) from job_status_history where job_id in (%s, %s)",
+            (old_done, old_cancelled),
+        )
+        == 0
+    )
     assert value(conn, "select count(*) from job_status_history where job_id = %s", (recent,)) == 3
 
 

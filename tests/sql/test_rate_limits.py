@@ -13,8 +13,10 @@ from tests.sql.factories import Conn, claim, connect, enqueue, value
 
 
 def _limit(conn: Conn, key: str, n: int, window: int) -> None:
-    conn.execute("insert into job_rate_limits (key, max_per_window, window_seconds) values (%s, %s, %s)",
-                 (key, n, window))
+    conn.execute(
+        "insert into job_rate_limits (key, max_per_window, window_seconds) values (%s, %s, %s)",
+        (key, n, window),
+    )
 
 
 def test_no_more_than_n_jobs_of_a_key_start_per_window(conn: Conn) -> None:

@@ -13,12 +13,18 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.sql.factories import Conn, enqueue, fingerprint, make_job, sqlstate_of, value
+from tests.sql.factories import Conn, fingerprint, make_job, sqlstate_of, value
 
 # Each queue table and a column an UPDATE could touch.
-COLUMNS = {"job_queue": "created_at", "job_dead_letter": "failed_at", "job_status_history": "note",
-           "job_types": "updated_at", "job_rate_limits": "created_at", "job_schedules": "updated_at",
-           "worker_runs": "meta"}
+COLUMNS = {
+    "job_queue": "created_at",
+    "job_dead_letter": "failed_at",
+    "job_status_history": "note",
+    "job_types": "updated_at",
+    "job_rate_limits": "created_at",
+    "job_schedules": "updated_at",
+    "worker_runs": "meta",
+}
 TABLES = tuple(COLUMNS)
 ALICE = uuid.UUID("11111111-1111-4111-8111-111111111111")
 BOB = uuid.UUID("22222222-2222-4222-8222-222222222222")
@@ -70,7 +76,8 @@ def test_a_user_reads_status_progress_and_result_of_their_own_jobs_only(conn: Co
     with as_role(conn, "authenticated", ALICE):
         rows = conn.execute("select id, status, progress, progress_message, result from job_queue").fetchall()
         assert [(r["id"], r["status"], r["progress"], r["result"]) for r in rows] == [
-            (mine, "completed", 100, {"ok": True})]
+            (mine, "completed", 100, {"ok": True})
+        ]
         _denied(conn, "select payload from job_queue")
         _denied(conn, "select owner_id from job_queue")
         _denied(conn, "select * from job_queue")

@@ -7,6 +7,7 @@ clock.
 from __future__ import annotations
 
 import threading
+from functools import partial
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -24,10 +25,13 @@ def _due(conn: Conn, name: str, at: datetime) -> None:
 
 
 def test_the_seeded_schedules_exist_and_are_disabled(conn: Conn) -> None:
-    rows = conn.execute("select name, cron, type, enabled, next_run_at from job_schedules order by name").fetchall()
+    rows = conn.execute(
+        "select name, cron, type, enabled, next_run_at from job_schedules order by name"
+    ).fetchall()
     assert [(r["name"], r["cron"], r["type"], r["enabled"]) for r in rows] == [
         ("daily_analytics", "0 2 * * *", "analytics", False),
-        ("weekly_payouts", "0 9 * * 1", "weekly_payouts", False)]
+        ("weekly_payouts", "0 9 * * 1", "weekly_payouts", False),
+    ]
     assert value(conn, "select enqueue_due_schedules(now() + interval '30 days')") == 0
 
 
@@ -51,8 +55,9 @@ def test_missed_slots_are_coalesced_into_one_run(conn: Conn) -> None:
     start = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
     _due(conn, "every_minute", start)
     assert value(conn, "select enqueue_due_schedules(%s)", (start + timedelta(minutes=30, seconds=1),)) == 1
-    assert value(conn, "select next_run_at from job_schedules where name = 'every_minute'") == start + timedelta(
-        minutes=31)
+    assert value(
+        conn, "select next_run_at from job_schedules where name = 'every_minute'"
+    ) == start + timedelta(minutes=31)
 
 
 def test_two_concurrent_ticks_enqueue_one_job_per_due_slot(conn: Conn, db_url: str) -> None:
@@ -85,7 +90,9 @@ def test_a_slot_already_enqueued_is_not_enqueued_again(conn: Conn) -> None:
 
 def test_enabling_a_schedule_computes_its_next_slot_from_now(conn: Conn) -> None:
     conn.execute("update job_schedules set enabled = true where name = 'daily_analytics'")
-    row = conn.execute("select next_run_at, now() as now from job_schedules where name = 'daily_analytics'").fetchone()
+    row = conn.execute(
+        "select next_run_at, now() as now from job_schedules where name = 'daily_analytics'"
+    ).fetchone()
     assert row is not None
     assert row["now"] < row["next_run_at"] <= row["now"] + timedelta(days=1)
     assert row["next_run_at"].astimezone(UTC).time().isoformat() == "02:00:00"
@@ -99,8 +106,10 @@ def test_a_disabled_schedule_is_not_enqueued(conn: Conn) -> None:
 
 def test_a_schedule_with_a_bad_cron_or_type_is_refused_and_nothing_changes(conn: Conn) -> None:
     before = conn.execute("select * from job_schedules order by name").fetchall()
-    for query, state in (("insert into job_schedules (name, cron, type) values ('x', '* *', 'noop')", "22QC1"),
-                         ("update job_schedules set cron = 'often'", "22QC1"),
-                         ("select set_job_schedule('x', '* * * * *', 'nope')", "22QT1")):
-        assert sqlstate_of(lambda q=query: conn.execute(q)).sqlstate == state
+    for query, state in (
+        ("insert into job_schedules (name, cron, type) values ('x', '* *', 'noop')", "22QC1"),
+        ("update job_schedules set cron = 'often'", "22QC1"),
+        ("select set_job_schedule('x', '* * * * *', 'nope')", "22QT1"),
+    ):
+        assert sqlstate_of(partial(conn.execute, query)).sqlstate == state
     assert conn.execute("select * from job_schedules order by name").fetchall() == before
