@@ -7,9 +7,9 @@ clock.
 from __future__ import annotations
 
 import threading
-from functools import partial
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from tests.sql.factories import Conn, connect, sqlstate_of, value
 
