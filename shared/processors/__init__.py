@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-_MODULES = ("noop", "email", "payout", "weekly_payouts", "analytics")
+_MODULES = ("noop", "email", "audio", "payout", "weekly_payouts", "analytics")
 
 
 def load_registry() -> dict[str, ModuleType]:

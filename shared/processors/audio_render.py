@@ -1,0 +1,88 @@
+"""Rendering a script through a TTS API in chunks, resumable across invocations.
+
+Each chunk's audio is stored as a part (`<key>.parts/00000`) as soon as it arrives,
+so a render cut short (deadline, crash) resumes at the first missing part instead of
+starting again. Parts are mp3 frames or raw PCM, which concatenate cleanly; wav is
+raw PCM with a header written once at the end.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+import wave
+
+from shared.processors.base import CheckpointAndContinue, JobContext, RetryableError
+from shared.providers import tts
+from shared.storage import Storage
+
+SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+# Seconds kept in hand before the deadline, beyond the slowest chunk seen so far.
+SAFETY_SECONDS = 2.0
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """`text` as chunks of at most `limit` characters, cut at sentence ends, else spaces."""
+    chunks: list[str] = []
+    current = ""
+    for sentence in SENTENCE_END.split(text.strip()):
+        for piece in _fit(sentence, limit):
+            if current and len(current) + 1 + len(piece) > limit:
+                chunks.append(current)
+                current = ""
+            current = f"{current} {piece}" if current else piece
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _fit(sentence: str, limit: int) -> list[str]:
+    """A sentence longer than `limit` cut at spaces (or hard, for one enormous word)."""
+    pieces: list[str] = []
+    while len(sentence) > limit:
+        cut = sentence.rfind(" ", 0, limit + 1)
+        cut = cut if cut > 0 else limit
+        pieces.append(sentence[:cut].strip())
+        sentence = sentence[cut:].strip()
+    return [*pieces, sentence] if sentence else pieces
+
+
+def part_key(key: str, index: int) -> str:
+    return f"{key}.parts/{index:05d}"
+
+
+def render_parts(ctx: JobContext, storage: Storage, key: str, chunks: list[str], voice: str,
+                 encoding: tts.Encoding) -> None:
+    """Make sure every chunk's part is stored, reporting progress; checkpoints near the deadline."""
+    slowest, done_here = 0.0, 0
+    for index, chunk in enumerate(chunks):
+        if storage.exists(part_key(key, index)):
+            continue
+        if done_here and ctx.deadline_seconds() < slowest + SAFETY_SECONDS:
+            raise CheckpointAndContinue({"checkpoint": "audio", "chunks_done": index, "chunks": len(chunks)})
+        started = time.monotonic()
+        audio = tts.synthesize(ctx.http, ctx.settings, chunk, voice, encoding)
+        storage.put(part_key(key, index), audio, "application/octet-stream")
+        slowest, done_here = max(slowest, time.monotonic() - started), done_here + 1
+        _report(ctx, index + 1, len(chunks))
+
+
+def _report(ctx: JobContext, done: int, total: int) -> None:
+    """Progress as chunks finish; a lost lease means another worker owns the job now."""
+    if not ctx.progress(min(99, done * 100 // total), f"rendered chunk {done}/{total}"):
+        raise RetryableError("lost the job's lease while rendering; another worker continues it")
+
+
+def assemble(storage: Storage, key: str, chunks: int, audio_format: str) -> bytes:
+    """The stored parts joined into one file of `audio_format`."""
+    data = b"".join(storage.get(part_key(key, i)) for i in range(chunks))
+    if audio_format != "wav":
+        return data
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(tts.PCM_RATE)
+        wav.writeframes(data)
+    return out.getvalue()
