@@ -26,6 +26,7 @@ from shared.http_params import HttpProblem, json_body, parse_batch, parse_types,
 from shared.http_shutdown import stop_on_shutdown
 from shared.job_input import JobRejected, new_job
 from shared.processors import load_registry
+from shared.worker import InvocationOptions, run_invocation
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,6 @@ def process(request: ApiRequest) -> ApiResult:
     json_body(request.body, required=False)
     types = parse_types(request.args, registry())
     batch_size = parse_batch(request.args, current.queue_worker_default_batch)
-    from shared.worker import InvocationOptions, run_invocation  # the loop; no HTTP inside
-
     options = InvocationOptions(types=types, batch_size=batch_size,
                                 time_budget_seconds=current.queue_worker_time_budget_seconds, max_jobs=None)
     with stop_on_shutdown() as stop:

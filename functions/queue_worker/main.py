@@ -21,8 +21,8 @@ from shared import http_api
 from shared.errors import QueueError
 from shared.http_params import HttpProblem
 from shared.http_shutdown import install_gunicorn_hook
+from shared.logs import log_event, log_exception
 
-log = logging.getLogger("queue_worker.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 install_gunicorn_hook()
@@ -47,7 +47,7 @@ def answer(request: flask.Request) -> tuple[int, dict[str, Any], dict[str, str]]
     except QueueError as error:
         return http_api.status_for(error), error.to_dict(), {}
     except Exception:
-        log.exception("unexpected error")
+        log_exception("unexpected error in the worker function", method=request.method)
         return 500, {"error": "InternalError", "message": "unexpected error; see the function's logs"}, {}
 
 
@@ -55,8 +55,8 @@ def answer(request: flask.Request) -> tuple[int, dict[str, Any], dict[str, str]]
 def queue_worker(request: flask.Request) -> flask.Response:
     started, request_id = time.perf_counter(), request_id_for(request)
     status, body, headers = answer(request)
-    log.info(json.dumps({"event": "request", "request_id": request_id, "method": request.method,
-                         "action": request.args.get("action", "process"), "status": status,
-                         "duration_ms": round((time.perf_counter() - started) * 1000, 1)}))
+    log_event(logging.INFO, "request", request_id=request_id, method=request.method,
+              action=request.args.get("action", "process")[:40], status=status,
+              duration_ms=round((time.perf_counter() - started) * 1000, 1))
     return flask.Response(json.dumps({**body, "request_id": request_id}, default=str), status=status,
                           headers={**headers, "X-Request-Id": request_id}, mimetype="application/json")
