@@ -20,8 +20,9 @@ from shared.backend.supabase import SupabaseBackend
 from shared.errors import NotAllowed
 from shared.models import Completion
 from supabase import Client, ClientOptions, create_client
+from tests.backend.test_conformance import enqueue
 from tests.support import jwt
-from tests.support.postgrest import PostgrestEndpoint
+from tests.support.postgrest import PUBLISHABLE_KEY, SECRET_KEY, PostgrestEndpoint
 
 Conn = psycopg.Connection[dict[str, Any]]
 EMAIL = {"p_type": "email", "p_payload": {}}
@@ -111,3 +112,17 @@ def test_a_backend_given_a_key_from_another_project_is_not_allowed(postgrest: Po
         backend.ping()
     assert raised.value.hint is not None
     backend.close()
+
+
+def test_the_backend_works_with_a_new_style_secret_key(postgrest: PostgrestEndpoint) -> None:
+    backend = SupabaseBackend(postgrest.url, SECRET_KEY)
+    [job_id] = enqueue(backend)
+    assert [job.id for job in backend.jobs_claim("w1", None, 5)] == [job_id]
+    backend.close()
+
+
+def test_a_publishable_key_alone_cannot_enqueue(postgrest: PostgrestEndpoint) -> None:
+    with pytest.raises(APIError) as raised:
+        create_client(postgrest.url, PUBLISHABLE_KEY).rpc("enqueue_job", EMAIL).execute()
+    assert raised.value.code == "42501"
+    assert raised.value.message == "permission denied for function enqueue_job"

@@ -10,7 +10,9 @@ serves what supabase-py 2.x sends for this project, the way PostgREST answers it
 - The caller's role from the JWT in `Authorization` (HS256, test secret; no token means
   `anon`), applied per request inside a transaction with `set local role` and
   `set_config('request.jwt.claims', ..., true)`; read-only when the function is not
-  volatile. Kong's `apikey` check comes first (401 without a valid key).
+  volatile. The gateway's `apikey` check comes first (401 without a valid key); the
+  new-style `sb_secret_`/`sb_publishable_` keys (SECRET_KEY, PUBLISHABLE_KEY) stand for
+  service_role/anon as on Supabase.
 - Results: SETOF/TABLE as a JSON array (capped at 1000 rows, like Supabase's max-rows),
   SETOF scalar as an array of values, a scalar as its value, a single row as an
   object, void as 204 with no body; `Content-Range` like PostgREST's.
@@ -42,6 +44,10 @@ from tests.support import jwt
 from tests.support.postgrest_sql import BadQuery, find_function, http_status, rpc_query, table_query
 
 EXPOSED_SCHEMAS = ("public",)
+# Supabase's new-style API keys (not JWTs), as this stand-in's gateway knows them.
+SECRET_KEY = "sb_secret_queueworkertest0123456789"  # not a real key
+PUBLISHABLE_KEY = "sb_publishable_queueworkertest0123456789"
+OPAQUE_KEYS = {SECRET_KEY: "service_role", PUBLISHABLE_KEY: "anon"}
 Pool = ConnectionPool[psycopg.Connection[dict[str, Any]]]
 
 
@@ -105,17 +111,25 @@ class PostgrestStandIn:
         return self._read_table(request, caller, schema, parts[2])
 
     def _authenticate(self, request: Request) -> _Caller:
-        """Kong's apikey check, then PostgREST's JWT -> role."""
+        """The gateway's apikey check, then PostgREST's JWT -> role.
+
+        New-style keys (sb_secret_/sb_publishable_) are not JWTs: the gateway lets them
+        through with the role they stand for when Authorization is absent or carries the
+        same key (which supabase-py sends); a user's JWT in Authorization still wins."""
         key = request.headers.get("apikey")
         if not key:
             raise Refusal(401, {"message": "No API key found in request",
                                 "hint": "No `apikey` request header or url param was found."})
-        try:
-            jwt.decode(key, self._secret)
-        except jwt.InvalidToken as exc:
-            hint = "Double check your Supabase `anon` or `service_role` API key."
-            raise Refusal(401, {"message": "Invalid API key", "hint": hint}) from exc
+        key_role = OPAQUE_KEYS.get(key)
+        if key_role is None:
+            try:
+                jwt.decode(key, self._secret)
+            except jwt.InvalidToken as exc:
+                hint = "Double check your Supabase `anon` or `service_role` API key."
+                raise Refusal(401, {"message": "Invalid API key", "hint": hint}) from exc
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if key_role is not None and token in ("", key):
+            return _Caller(key_role, {"role": key_role, "iss": "api-keys-jwt-issuer"})
         if not token or scheme.lower() != "bearer":
             return _Caller("anon", {"role": "anon"})
         try:
