@@ -54,9 +54,10 @@ class SupabaseBackend:
         try:
             self._client: Client = create_client(supabase_url, service_role_key, options)
         except SupabaseException as exc:
+            hint = ("set SUPABASE_URL to https://<project-ref>.supabase.co and "
+                    "SUPABASE_SERVICE_ROLE_KEY to its service_role (or sb_secret_) key")
             raise QueueError(f"cannot create the Supabase client for {supabase_url!r}: {exc}",
-                             hint="set SUPABASE_URL to https://<project-ref>.supabase.co and "
-                                  "SUPABASE_SERVICE_ROLE_KEY to its service_role (or sb_secret_) key") from exc
+                             hint=hint) from exc
 
     def _execute(self, call: Callable[[], T]) -> T:
         try:
