@@ -5,10 +5,13 @@
 -- and creates nothing, also when identical calls race.
 
 -- Validates one job description; returns nothing, raises on the first problem.
+-- Share-locks the jobs named in p_depends_on until the caller's transaction ends, so a
+-- dependency cannot be cancelled or dead-lettered unseen while the new job is being
+-- enqueued: that change waits, and its cascade then cancels the new job too.
 create or replace function queue.validate_job(
   p_type text, p_payload jsonb, p_priority text, p_max_attempts integer, p_depends_on uuid[]
 ) returns void
-language plpgsql stable
+language plpgsql volatile
 set search_path = ''
 as $$
 declare
@@ -45,6 +48,9 @@ begin
       'pass null to use the job type''s default');
   end if;
   if p_depends_on is not null and pg_catalog.cardinality(p_depends_on) > 0 then
+    -- In id order, so concurrent enqueues lock alike. A dependency deleted (dead
+    -- lettered) while we waited is then missing from the next statement's snapshot.
+    perform 1 from public.job_queue j where j.id = any (p_depends_on) order by j.id for share of j;
     select d into v_missing from pg_catalog.unnest(p_depends_on) d
      where not exists (select 1 from public.job_queue j where j.id = d) limit 1;
     if v_missing is not null then

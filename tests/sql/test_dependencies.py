@@ -6,9 +6,23 @@ Real: PostgreSQL. Faked: nothing.
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from uuid import UUID
 
-from tests.sql.factories import Conn, assert_history_matches_states, claim, enqueue, job, make_job, value
+import psycopg
+
+from tests.sql.factories import (
+    Conn,
+    assert_history_matches_states,
+    claim,
+    connect,
+    enqueue,
+    job,
+    make_job,
+    sqlstate_of,
+    value,
+)
 
 
 def _finish(conn: Conn, job_id: UUID) -> None:
@@ -77,3 +91,39 @@ def test_a_dependency_dead_lettered_by_the_stuck_job_sweep_cancels_its_dependent
     assert value(conn, "select cleanup_stuck_jobs(now() + interval '1 day')") == 1
     assert job(conn, child)["status"] == "cancelled"
     assert_history_matches_states(conn)
+
+
+def _wait_until_blocked(conn: Conn, pid: int) -> None:
+    """Bounded wait until backend `pid` waits on a lock."""
+    for _ in range(200):
+        if value(
+            conn, "select count(*) from pg_stat_activity where pid = %s and wait_event_type = 'Lock'", (pid,)
+        ):
+            return
+        time.sleep(0.025)
+    raise AssertionError(f"backend {pid} never blocked")
+
+
+def test_a_dependency_dead_lettered_while_a_dependent_is_enqueued_still_cancels_it(
+    conn: Conn, db_url: str
+) -> None:
+    root = make_job(conn, "running")
+    with psycopg.connect(db_url) as enqueuer, connect(db_url) as failer, ThreadPoolExecutor(1) as pool:
+        child = enqueuer.execute("select enqueue_job('noop', p_depends_on => array[%s])", (root,)).fetchone()
+        assert child is not None
+        outcome = pool.submit(lambda: value(failer, "select fail_job(%s, 'fatal', false)", (root,)))
+        _wait_until_blocked(conn, failer.info.backend_pid)
+        enqueuer.commit()
+        assert outcome.result(timeout=30) == "dead_lettered"
+    assert job(conn, child[0])["status"] == "cancelled"
+
+
+def test_enqueueing_behind_a_dependency_being_dead_lettered_is_refused(conn: Conn, db_url: str) -> None:
+    root = make_job(conn, "running")
+    with psycopg.connect(db_url) as failer, connect(db_url) as enqueuer, ThreadPoolExecutor(1) as pool:
+        failer.execute("select fail_job(%s, 'fatal', false)", (root,))
+        attempt = pool.submit(lambda: sqlstate_of(lambda: enqueue(enqueuer, depends_on=[root])))
+        _wait_until_blocked(conn, enqueuer.info.backend_pid)
+        failer.commit()
+        assert attempt.result(timeout=30).sqlstate == "22QD1"
+    assert value(conn, "select count(*) from job_queue") == 0
