@@ -1,0 +1,161 @@
+"""An invocation as a whole: its record in worker_runs, counts, logs, options, concurrency.
+
+Real: PostgreSQL, PostgresBackend, the worker loop and its threads; nothing faked.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+
+from shared.backend.postgres import PostgresBackend
+from shared.config import Settings
+from shared.errors import InvalidInput
+from shared.processors.base import JobContext, RetryableError
+from shared.worker import InvocationOptions, new_worker_id, run_invocation
+from tests.worker.conftest import AddType, Conn, enqueue, job_row
+from tests.worker.procs import Anything, ok, processor
+
+BUDGET = 60.0
+
+
+def test_the_invocation_is_recorded_in_worker_runs_with_its_counts(
+        backend: PostgresBackend, settings: Settings, add_type: AddType, conn: Conn) -> None:
+    add_type("t_a")
+    add_type("t_b", max_attempts=3)
+
+    def flaky(payload: Any, ctx: JobContext) -> Any:
+        raise RetryableError("flaky")
+
+    enqueue(backend, "t_a", {}, {}, {})
+    enqueue(backend, "t_b", {})
+    registry = {"t_a": processor("t_a", ok), "t_b": processor("t_b", flaky)}
+    options = InvocationOptions(time_budget_seconds=BUDGET)
+    report = run_invocation(backend, settings, options, registry=registry)
+    row = conn.execute("select * from worker_runs where worker_id = %s", (report.worker_id,)).fetchone()
+    assert row is not None
+    assert row["finished_at"] is not None
+    assert (row["claimed"], row["completed"], row["retried"], row["dead_lettered"]) == (4, 3, 1, 0)
+    assert row["meta"]["batch_size"] == 10
+    assert report.by_type == {"t_a": {"completed": 3}, "t_b": {"retried": 1}}
+    as_json = json.loads(json.dumps(report.to_dict()))
+    assert as_json["claimed"] == 4
+    assert len(as_json["jobs"]) == 4
+    assert as_json["by_type"]["t_b"] == {"retried": 1}
+
+
+def test_an_empty_queue_still_records_the_run(backend: PostgresBackend, settings: Settings,
+                                              conn: Conn) -> None:
+    report = run_invocation(backend, settings, InvocationOptions())
+    row = conn.execute("select claimed, finished_at from worker_runs where worker_id = %s",
+                       (report.worker_id,)).fetchone()
+    assert row is not None
+    assert row["claimed"] == 0
+    assert row["finished_at"] is not None
+
+
+def test_one_log_line_per_job_and_per_invocation_without_the_payload(
+        backend: PostgresBackend, settings: Settings, add_type: AddType,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    add_type("t_log")
+    ids = enqueue(backend, "t_log", {"secret_token": "hunter2"}, {"secret_token": "hunter2"})
+    report = run_invocation(backend, settings, InvocationOptions(time_budget_seconds=BUDGET),
+                            registry={"t_log": processor("t_log", ok, Anything)})
+    err = capsys.readouterr().err
+    lines = [json.loads(line) for line in err.splitlines()]
+    jobs = [line for line in lines if "job_id" in line]
+    assert sorted(line["job_id"] for line in jobs) == sorted(str(i) for i in ids)
+    for line in jobs:
+        assert {"severity", "message", "time", "type", "attempt", "outcome", "duration_ms",
+                "worker_id"} <= set(line)
+        assert (line["severity"], line["outcome"]) == ("INFO", "completed")
+        assert line["worker_id"] == report.worker_id
+    (end,) = [line for line in lines if line["message"] == "invocation finished"]
+    assert end["claimed"] == 2
+    assert end["completed"] == 2
+    assert end["by_type"] == {"t_log": {"completed": 2}}
+    assert "hunter2" not in err
+
+
+def test_only_the_requested_types_are_claimed(backend: PostgresBackend, settings: Settings,
+                                              add_type: AddType, conn: Conn) -> None:
+    add_type("t_x")
+    add_type("t_y")
+    (x,) = enqueue(backend, "t_x", {})
+    (y,) = enqueue(backend, "t_y", {})
+    registry = {"t_x": processor("t_x", ok), "t_y": processor("t_y", ok)}
+    report = run_invocation(backend, settings, InvocationOptions(types=["t_y"], time_budget_seconds=BUDGET),
+                            registry=registry)
+    assert [j.id for j in report.jobs] == [y]
+    row = job_row(conn, x)
+    assert row is not None
+    assert row["status"] == "pending"
+
+
+def test_types_without_a_processor_in_this_worker_are_left_alone(
+        backend: PostgresBackend, settings: Settings, add_type: AddType, conn: Conn) -> None:
+    add_type("t_mine")
+    add_type("t_theirs")
+    (theirs,) = enqueue(backend, "t_theirs", {}, priority="critical")
+    report = run_invocation(backend, settings, InvocationOptions(time_budget_seconds=BUDGET),
+                            registry={"t_mine": processor("t_mine", ok)})
+    row = job_row(conn, theirs)
+    assert report.claimed == 0
+    assert row is not None
+    assert row["attempts"] == 0
+
+
+def test_asking_for_a_type_without_a_processor_is_refused(backend: PostgresBackend,
+                                                          settings: Settings) -> None:
+    with pytest.raises(InvalidInput, match=r"no processor for job type\(s\) nope") as caught:
+        run_invocation(backend, settings, InvocationOptions(types=["nope"]))
+    assert "noop" in (caught.value.hint or "")
+
+
+def test_max_jobs_caps_the_claims(backend: PostgresBackend, settings: Settings, add_type: AddType) -> None:
+    add_type("t_cap")
+    enqueue(backend, "t_cap", *[{} for _ in range(7)])
+    options = InvocationOptions(batch_size=3, max_jobs=5, time_budget_seconds=BUDGET)
+    report = run_invocation(backend, settings, options, registry={"t_cap": processor("t_cap", ok)})
+    assert report.claimed == report.completed == 5
+
+
+def test_jobs_of_a_round_run_concurrently(backend: PostgresBackend, settings: Settings,
+                                          add_type: AddType) -> None:
+    add_type("t_par")
+    barrier = threading.Barrier(4, timeout=10)
+
+    def meet(payload: Any, ctx: JobContext) -> Any:
+        barrier.wait()  # breaks (BrokenBarrierError -> retried) unless all four run at once
+        return {}
+
+    enqueue(backend, "t_par", *[{} for _ in range(4)])
+    report = run_invocation(backend, settings, InvocationOptions(batch_size=4, concurrency=4,
+                                                                 time_budget_seconds=BUDGET),
+                            registry={"t_par": processor("t_par", meet)})
+    assert report.completed == 4
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("batch_size", 0, "batch_size must be between 1 and 1000"),
+    ("batch_size", 1001, "batch_size must be between 1 and 1000"),
+    ("time_budget_seconds", 0, "time_budget_seconds must be positive"),
+    ("max_jobs", 0, "max_jobs must be at least 1"),
+    ("concurrency", 0, "concurrency must be at least 1"),
+    ("types", [], "types is an empty list"),
+])
+def test_bad_options_are_refused(field: str, value: Any, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        InvocationOptions(**{field: value})
+
+
+def test_worker_ids_are_unique_and_name_the_host_and_process() -> None:
+    ids = {new_worker_id() for _ in range(100)}
+    assert len(ids) == 100
+    host, pid, short = next(iter(ids)).rsplit(":", 2)
+    assert host
+    assert pid.isdigit()
+    assert len(short) == 8

@@ -1,0 +1,106 @@
+"""Stopping (SIGTERM's event) and heartbeats.
+
+Real: PostgreSQL, PostgresBackend, the worker loop and its threads. The stop event is set
+by a processor, as the HTTP layer's signal handler would set it; nothing faked.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import psycopg
+
+from shared.backend.postgres import PostgresBackend
+from shared.config import Settings
+from shared.processors.base import JobContext
+from shared.worker import InvocationOptions, run_invocation
+from tests.worker.conftest import AddType, Conn, enqueue, history, job_row
+from tests.worker.procs import ok, processor
+
+
+def test_stop_releases_the_jobs_not_yet_started_without_burning_attempts(
+        backend: PostgresBackend, settings: Settings, add_type: AddType, conn: Conn) -> None:
+    add_type("t_stop")
+    stop = threading.Event()
+
+    def handle(payload: Any, ctx: JobContext) -> Any:
+        stop.set()  # SIGTERM arrives while the first job runs
+        return {}
+
+    ids = enqueue(backend, "t_stop", *[{} for _ in range(5)])
+    enqueue(backend, "t_stop", *[{} for _ in range(3)])  # never claimed: the loop stops claiming
+    options = InvocationOptions(batch_size=5, concurrency=1, time_budget_seconds=40)
+    report = run_invocation(backend, settings, options, registry={"t_stop": processor("t_stop", handle)},
+                            stop=stop)
+    assert (report.claimed, report.completed, report.released) == (5, 1, 4)
+    rows = [job_row(conn, i) for i in ids]
+    assert [r["status"] for r in rows if r] == ["completed"] + ["pending"] * 4
+    assert [r["attempts"] for r in rows if r][1:] == [0, 0, 0, 0]
+    notes = conn.execute("select note from job_status_history where job_id = %s and from_status = 'running'",
+                         (ids[1],)).fetchall()
+    assert notes == [{"note": "not started: the worker is shutting down"}]
+    left = conn.execute("select count(*) as n from job_queue "
+                        "where status = 'pending' and attempts = 0").fetchone()
+    assert left == {"n": 7}
+
+
+def test_a_stop_set_before_the_invocation_claims_nothing(
+        backend: PostgresBackend, settings: Settings, add_type: AddType) -> None:
+    add_type("t_early")
+    enqueue(backend, "t_early", {})
+    stop = threading.Event()
+    stop.set()
+    report = run_invocation(backend, settings, InvocationOptions(),
+                            registry={"t_early": processor("t_early", ok)}, stop=stop)
+    assert report.claimed == 0
+
+
+def test_progress_extends_the_lock_and_is_saved(
+        backend: PostgresBackend, settings: Settings, add_type: AddType, conn: Conn, db_url: str) -> None:
+    add_type("t_beat", timeout_seconds=20)
+    seen: dict[str, Any] = {}
+
+    def handle(payload: Any, ctx: JobContext) -> Any:
+        with psycopg.connect(db_url, autocommit=True) as own:
+            query = "select locked_until, progress, progress_message from job_queue where id = %s"
+            own.execute("update job_queue set locked_until = now() + interval '1 second' where id = %s",
+                        (ctx.job_id,))  # as if most of the lock had already been spent
+            seen["before"] = own.execute(query, (ctx.job_id,)).fetchone()
+            seen["ok"] = ctx.progress(40, "rendering chunk 2 of 5")
+            seen["after"] = own.execute(query, (ctx.job_id,)).fetchone()
+            seen["deadline"] = ctx.deadline_seconds()
+        return {}
+
+    (job_id,) = enqueue(backend, "t_beat", {})
+    report = run_invocation(backend, settings, InvocationOptions(time_budget_seconds=40),
+                            registry={"t_beat": processor("t_beat", handle)})
+    assert seen["ok"] is True
+    assert report.completed == 1
+    before, after = seen["before"], seen["after"]
+    assert (after[0] - before[0]).total_seconds() > 15
+    assert after[1:] == (40, "rendering chunk 2 of 5")
+    assert 15 < seen["deadline"] <= 20
+    assert history(conn, job_id) == [(None, "pending"), ("pending", "running"), ("running", "completed")]
+
+
+def test_the_context_carries_the_job_and_the_invocation(
+        backend: PostgresBackend, settings: Settings, add_type: AddType, conn: Conn) -> None:
+    add_type("t_ctx", max_attempts=4)
+    seen: list[JobContext] = []
+
+    def handle(payload: Any, ctx: JobContext) -> Any:
+        seen.append(ctx)
+        return {}
+
+    owner = "6f1d3c59-8c0c-4c39-9e1b-5a6c0bb3f0a1"
+    (job_id,) = enqueue(backend, "t_ctx", {}, owner_id=owner)
+    report = run_invocation(backend, settings, InvocationOptions(time_budget_seconds=40),
+                            registry={"t_ctx": processor("t_ctx", handle)}, worker_id="test-host:1:abc")
+    (ctx,) = seen
+    assert (ctx.job_id, ctx.job_type, ctx.attempt, ctx.max_attempts) == (job_id, "t_ctx", 1, 4)
+    assert ctx.worker_id == report.worker_id == "test-host:1:abc"
+    assert str(ctx.owner_id) == owner
+    assert ctx.settings is settings
+    assert ctx.backend is backend
+    assert ctx.http.is_closed  # the invocation's client is closed when it ends
