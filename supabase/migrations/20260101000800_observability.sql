@@ -68,10 +68,13 @@ as $$
     select j.type, j.status::text as status, j.priority::text as priority, pg_catalog.count(*) as n
       from public.job_queue j group by 1, 2, 3
   ),
+  -- Attempts that ended in the last hour. A release (running -> pending with the
+  -- caller's reason) gave the attempt back, so it is neither completed nor failed.
   recent as (
     select h.to_status, h.at from public.job_status_history h, now_
-     where h.at > now_.t - interval '1 hour' and h.to_status in ('completed', 'pending', 'dead_letter')
-       and h.from_status = 'running'
+     where h.at > now_.t - interval '1 hour' and h.from_status = 'running'
+       and (h.to_status in ('completed', 'dead_letter')
+            or (h.to_status = 'pending' and h.note in ('retry scheduled', 'lock expired')))
   ),
   runs as (
     select extract(epoch from j.finished_at - j.started_at) * 1000 as ms

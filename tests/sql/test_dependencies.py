@@ -127,3 +127,17 @@ def test_enqueueing_behind_a_dependency_being_dead_lettered_is_refused(conn: Con
         failer.commit()
         assert attempt.result(timeout=30).sqlstate == "22QD1"
     assert value(conn, "select count(*) from job_queue") == 0
+
+
+def test_a_dependency_cancelled_while_a_dependent_is_enqueued_still_cancels_it(
+    conn: Conn, db_url: str
+) -> None:
+    root = make_job(conn, "pending")
+    with psycopg.connect(db_url) as enqueuer, connect(db_url) as canceller, ThreadPoolExecutor(1) as pool:
+        child = enqueuer.execute("select enqueue_job('noop', p_depends_on => array[%s])", (root,)).fetchone()
+        assert child is not None
+        cancelled = pool.submit(lambda: value(canceller, "select cancel_job(%s)", (root,)))
+        _wait_until_blocked(conn, canceller.info.backend_pid)
+        enqueuer.commit()
+        assert cancelled.result(timeout=30) is True
+    assert job(conn, child[0])["status"] == "cancelled"

@@ -66,11 +66,17 @@ def test_stats_count_jobs_by_status_type_and_priority(conn: Conn) -> None:
     make_job(conn, "dead", "email")
     retried = make_job(conn, "running", "email")
     value(conn, "select fail_job(%s, 'again')", (retried,))
+    released = make_job(conn, "running", "audio")  # given back: neither completed nor failed
+    conn.execute("select release_jobs(%s)", (Jsonb([{"id": str(released), "reason": "shutdown"}]),))
     conn.execute("update job_queue set run_at = now() - interval '90 seconds' where priority = 'high'")
     stats = _stats(conn)
-    assert stats["by_status"] == {"pending": 3, "running": 1, "completed": 1}
-    assert stats["by_type"] == {"email": {"pending": 3}, "noop": {"running": 1, "completed": 1}}
-    assert stats["by_priority"] == {"high": 1, "normal": 1, "critical": 2}
+    assert stats["by_status"] == {"pending": 4, "running": 1, "completed": 1}
+    assert stats["by_type"] == {
+        "email": {"pending": 3},
+        "noop": {"running": 1, "completed": 1},
+        "audio": {"pending": 1},
+    }
+    assert stats["by_priority"] == {"high": 1, "normal": 1, "critical": 3}
     assert stats["dead_letter_count"] == 1
     assert (stats["completed_last_5m"], stats["completed_last_1h"]) == (1, 1)
     assert (stats["failed_last_5m"], stats["failed_last_1h"]) == (2, 2)
