@@ -12,7 +12,9 @@ import io
 import re
 import time
 import wave
+from functools import partial
 
+from shared.circuit_breaker import guarded
 from shared.processors.base import CheckpointAndContinue, JobContext, RetryableError
 from shared.providers import tts
 from shared.storage import Storage
@@ -62,7 +64,8 @@ def render_parts(ctx: JobContext, storage: Storage, key: str, chunks: list[str],
         if done_here and ctx.deadline_seconds() < slowest + SAFETY_SECONDS:
             raise CheckpointAndContinue({"checkpoint": "audio", "chunks_done": index, "chunks": len(chunks)})
         started = time.monotonic()
-        audio = tts.synthesize(ctx.http, ctx.settings, chunk, voice, encoding)
+        audio = guarded(ctx, ctx.settings.tts_provider, partial(
+            tts.synthesize, ctx.http, ctx.settings, chunk, voice, encoding))
         storage.put(part_key(key, index), audio, "application/octet-stream")
         slowest, done_here = max(slowest, time.monotonic() - started), done_here + 1
         _report(ctx, index + 1, len(chunks))

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from jinja2 import TemplateError
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from shared.circuit_breaker import guarded
 from shared.config import Settings
 from shared.processors.base import JobContext, PermanentError
 from shared.processors.email_templates import render
@@ -106,7 +107,7 @@ def build(payload: Payload, ctx: JobContext) -> OutgoingEmail:
 
 def _send(provider: str, email: OutgoingEmail, ctx: JobContext) -> str:
     if provider == "resend":
-        return resend.send_email(ctx.http, ctx.settings, email)
+        return guarded(ctx, resend.PROVIDER, lambda: resend.send_email(ctx.http, ctx.settings, email))
     if provider == "smtp":
-        return smtp.send_email(ctx.settings, email)
+        return guarded(ctx, smtp.PROVIDER, lambda: smtp.send_email(ctx.settings, email))
     return outbox.send_email(ctx.settings, email)

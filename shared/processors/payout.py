@@ -15,6 +15,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.circuit_breaker import guarded
 from shared.config import Settings
 from shared.errors import InvalidInput, NotFound
 from shared.models import NewJob
@@ -64,11 +65,14 @@ def _prepare(payload: Payload, ctx: JobContext) -> dict[str, Any]:
 
 def _pay(payout: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """Transfer with the payout id as idempotency key, then settle it in one transaction."""
-    try:
-        transfer = stripe.create_transfer(
+    def transfer_once() -> dict[str, Any]:
+        return stripe.create_transfer(
             ctx.http, ctx.settings, amount_cents=payout["amount_cents"], currency=payout["currency"],
             destination=payout["destination"], transfer_group=f"payout_{payout['payout_id']}",
             idempotency_key=str(payout["payout_id"]))
+
+    try:
+        transfer = guarded(ctx, stripe.PROVIDER, transfer_once)
     except PermanentError as exc:
         # Refused for good: release the entries so a later payout can pay them.
         ctx.backend.rpc("payout_fail", {"p_payout_id": payout["payout_id"], "p_reason": str(exc)})

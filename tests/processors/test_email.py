@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from email.message import Message
 from pathlib import Path
 from typing import Any
-from unittest.mock import MagicMock
 
 import httpx
 import pydantic
@@ -27,17 +26,24 @@ from aiosmtpd.controller import Controller
 from shared.config import Settings
 from shared.processors import email as email_processor
 from shared.processors.base import JobContext, PermanentError, RateLimitedError, RetryableError
+from tests.processors.conftest import MakeContext
 
 WELCOME = {"to": "jane.doe@example.com", "template": "welcome", "template_data": {"name": "Jane"}}
 
 
-def context(settings: Settings, *, handler: Callable[[httpx.Request], httpx.Response] | None = None,
-            job_id: uuid.UUID | None = None) -> JobContext:
-    transport = httpx.MockTransport(handler or (lambda r: httpx.Response(599)))
-    return JobContext(job_id=job_id or uuid.uuid4(), job_type="email", attempt=1, max_attempts=5,
-                      worker_id="test", settings=settings, backend=MagicMock(),
-                      http=httpx.Client(transport=transport),
-                      progress=lambda p, m: True, deadline_seconds=lambda: 30.0)
+Builder = Callable[..., JobContext]
+
+
+@pytest.fixture
+def context(make_ctx: MakeContext) -> Builder:
+    """JobContext over the test database (circuit breakers live there), HTTP through `handler`."""
+
+    def build(settings: Settings, *, handler: Callable[[httpx.Request], httpx.Response] | None = None,
+              job_id: uuid.UUID | None = None) -> JobContext:
+        transport = httpx.MockTransport(handler or (lambda r: httpx.Response(599)))
+        return make_ctx(settings, job_type="email", job_id=job_id, client=httpx.Client(transport=transport))
+
+    return build
 
 
 def run(body: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
@@ -61,7 +67,8 @@ def parts_of(message: Message) -> dict[str, bytes]:
 
 # --- templates and the outbox ---------------------------------------------------------
 
-def test_without_provider_settings_the_email_lands_in_the_local_outbox_as_an_eml(tmp_path: Path) -> None:
+def test_without_provider_settings_the_email_lands_in_the_local_outbox_as_an_eml(context: Builder,
+        tmp_path: Path) -> None:
     result = run(WELCOME, context(Settings(local_dir=tmp_path)))
     assert result["provider"] == "outbox"
     path = Path(result["message_id"])
@@ -74,7 +81,7 @@ def test_without_provider_settings_the_email_lands_in_the_local_outbox_as_an_eml
     assert b"<h1>Welcome, Jane!</h1>" in parts["text/html"]
 
 
-def test_a_retried_job_writes_its_outbox_message_once(tmp_path: Path) -> None:
+def test_a_retried_job_writes_its_outbox_message_once(context: Builder, tmp_path: Path) -> None:
     job_id = uuid.uuid4()
     first = run(WELCOME, context(Settings(local_dir=tmp_path), job_id=job_id))
     second = run(WELCOME, context(Settings(local_dir=tmp_path), job_id=job_id))
@@ -82,7 +89,7 @@ def test_a_retried_job_writes_its_outbox_message_once(tmp_path: Path) -> None:
     assert len(list((tmp_path / "outbox").iterdir())) == 1
 
 
-def test_template_data_is_escaped_in_html_and_kept_in_text(tmp_path: Path) -> None:
+def test_template_data_is_escaped_in_html_and_kept_in_text(context: Builder, tmp_path: Path) -> None:
     body = {**WELCOME, "template_data": {"name": "<script>alert(1)</script>"}}
     message = outbox_message(run(body, context(Settings(local_dir=tmp_path))))
     parts = parts_of(message)
@@ -97,7 +104,8 @@ def test_template_data_is_escaped_in_html_and_kept_in_text(tmp_path: Path) -> No
                              "gross_cents": 1234577, "currency": "usd", "transfer_id": "tr_1"},
      "USD 12,345.67"),
 ])
-def test_each_template_renders_a_subject_html_and_text(template: str, data: dict[str, Any], expected: str,
+def test_each_template_renders_a_subject_html_and_text(context: Builder,
+        template: str, data: dict[str, Any], expected: str,
                                                        tmp_path: Path) -> None:
     body = {"to": ["a@example.com"], "template": template, "template_data": data}
     message = outbox_message(run(body, context(Settings(local_dir=tmp_path))))
@@ -105,12 +113,13 @@ def test_each_template_renders_a_subject_html_and_text(template: str, data: dict
     assert all(expected.encode() in body for body in parts_of(message).values())
 
 
-def test_a_template_missing_its_data_fails_permanently(tmp_path: Path) -> None:
+def test_a_template_missing_its_data_fails_permanently(context: Builder, tmp_path: Path) -> None:
     with pytest.raises(PermanentError, match="'name' is undefined"):
         run({**WELCOME, "template_data": {}}, context(Settings(local_dir=tmp_path)))
 
 
-def test_logs_redact_the_recipient(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_logs_redact_the_recipient(context: Builder,
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="shared.processors.email"):
         run(WELCOME, context(Settings(local_dir=tmp_path)))
     assert "j***@example.com" in caplog.text
@@ -180,7 +189,7 @@ class FakeResend:
         return httpx.Response(200, json={"id": self.by_key[key]})
 
 
-def test_resend_gets_the_message_with_an_idempotency_key_from_the_job_and_its_id_is_recorded() -> None:
+def test_resend_gets_the_email_with_a_job_idempotency_key_and_its_id_is_recorded(context: Builder) -> None:
     fake, job_id = FakeResend(), uuid.uuid4()
     result = run({**WELCOME, "tags": {"kind": "welcome"}, "reply_to": "help@example.com"},
                  context(RESEND, handler=fake, job_id=job_id))
@@ -195,7 +204,7 @@ def test_resend_gets_the_message_with_an_idempotency_key_from_the_job_and_its_id
     assert sent["reply_to"] == ["help@example.com"]
 
 
-def test_a_job_retried_after_resend_answered_sends_one_email() -> None:
+def test_a_job_retried_after_resend_answered_sends_one_email(context: Builder) -> None:
     fake, job_id = FakeResend(), uuid.uuid4()
     first = run(WELCOME, context(RESEND, handler=fake, job_id=job_id))
     second = run(WELCOME, context(RESEND, handler=fake, job_id=job_id))
@@ -216,7 +225,7 @@ def answer(status: int, name: str, headers: dict[str, str] | None = None) -> Han
     (429, "rate_limit_exceeded", 3.0),
     (409, "concurrent_idempotent_requests", 1.0),
 ])
-def test_resend_asking_us_to_wait_is_rate_limited_honouring_retry_after(
+def test_resend_asking_us_to_wait_is_rate_limited_honouring_retry_after(context: Builder,
         status: int, name: str, retry_after: float) -> None:
     headers = {"retry-after": "3"} if status == 429 else {}
     with pytest.raises(RateLimitedError) as caught:
@@ -231,17 +240,18 @@ def test_resend_asking_us_to_wait_is_rate_limited_honouring_retry_after(
     (409, "invalid_idempotent_request"),
     (403, "invalid_api_key"),
 ])
-def test_resend_refusals_and_exhausted_quotas_fail_permanently(status: int, name: str) -> None:
+def test_resend_refusals_and_exhausted_quotas_fail_permanently(context: Builder,
+        status: int, name: str) -> None:
     with pytest.raises(PermanentError, match=f"resend says {name}"):
         run(WELCOME, context(RESEND, handler=answer(status, name)))
 
 
-def test_resend_server_errors_are_retryable() -> None:
+def test_resend_server_errors_are_retryable(context: Builder) -> None:
     with pytest.raises(RetryableError, match="500"):
         run(WELCOME, context(RESEND, handler=answer(500, "internal_server_error")))
 
 
-def test_resend_unreachable_is_retryable() -> None:
+def test_resend_unreachable_is_retryable(context: Builder) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
@@ -294,7 +304,7 @@ def smtp_server() -> Iterator[tuple[Settings, Inbox]]:
         controller.stop()
 
 
-def test_smtp_delivers_a_multipart_message_with_a_message_id_from_the_job(
+def test_smtp_delivers_a_multipart_message_with_a_message_id_from_the_job(context: Builder,
         smtp_server: tuple[Settings, Inbox]) -> None:
     settings, inbox = smtp_server
     job_id = uuid.uuid4()
@@ -309,26 +319,28 @@ def test_smtp_delivers_a_multipart_message_with_a_message_id_from_the_job(
     assert types == {"multipart/alternative", "text/plain", "text/html"}
 
 
-def test_an_smtp_recipient_refused_with_5xx_fails_permanently(smtp_server: tuple[Settings, Inbox]) -> None:
+def test_an_smtp_recipient_refused_with_5xx_fails_permanently(context: Builder,
+        smtp_server: tuple[Settings, Inbox]) -> None:
     settings, inbox = smtp_server
     with pytest.raises(PermanentError, match="550"):
         run({**WELCOME, "to": "x@refused.example"}, context(settings))
     assert inbox.messages == []
 
 
-def test_an_smtp_4xx_reply_is_retryable(smtp_server: tuple[Settings, Inbox]) -> None:
+def test_an_smtp_4xx_reply_is_retryable(context: Builder, smtp_server: tuple[Settings, Inbox]) -> None:
     settings, _ = smtp_server
     with pytest.raises(RetryableError, match="451"):
         run({**WELCOME, "to": "x@busy.example"}, context(settings))
 
 
-def test_an_smtp_server_that_is_down_is_retryable() -> None:
+def test_an_smtp_server_that_is_down_is_retryable(context: Builder) -> None:
     settings = smtp_settings(free_port())
     with pytest.raises(RetryableError, match="ConnectionRefusedError"):
         run(WELCOME, context(settings))
 
 
-def test_starttls_required_but_not_offered_fails_permanently(smtp_server: tuple[Settings, Inbox]) -> None:
+def test_starttls_required_but_not_offered_fails_permanently(context: Builder,
+        smtp_server: tuple[Settings, Inbox]) -> None:
     settings = smtp_server[0].model_copy(update={"smtp_starttls": True})
     with pytest.raises(PermanentError, match="SMTP_STARTTLS"):
         run(WELCOME, context(settings))
