@@ -29,7 +29,7 @@ from shared.models import Completion, DeadLetter, FailOutcome, Failure, Job, New
 from supabase import Client, ClientOptions, SupabaseException, create_client
 
 MAX_ROWS = 1000  # PostgREST's max-rows on Supabase
-# PostgREST cannot reach Postgres (PGRST00x, SQLSTATE class 08), or a gateway in front of it failed.
+# PostgREST cannot reach Postgres (PGRST00x; SQLSTATE 08*, 57P0x), or a gateway in front of it failed.
 _UNAVAILABLE_CODES = {"PGRST000", "PGRST001", "PGRST002", "PGRST003", "502", "503", "504", "520", "522",
                       "524"}
 _AUTH_HINT = "check SUPABASE_SERVICE_ROLE_KEY (the service_role key, not the anon key)"
@@ -155,7 +155,7 @@ class SupabaseBackend:
 def _translate(exc: APIError) -> QueueError:
     """The QueueError for a PostgREST error: SQLSTATE-mapped, or 'unavailable', or 'not allowed'."""
     code, message = exc.code or "", exc.message or str(exc)
-    if code in _UNAVAILABLE_CODES or code.startswith("08"):
+    if code in _UNAVAILABLE_CODES or code.startswith(("08", "57P")):
         return DatabaseUnavailable(message, hint="the Supabase API cannot reach its database; retry later",
                                    sqlstate=code or None)
     if code.startswith("PGRST3") or (not code and "api key" in message.lower()):

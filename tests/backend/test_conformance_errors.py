@@ -127,3 +127,13 @@ def test_an_api_that_cannot_reach_its_database_is_unavailable(db_url: str) -> No
             backend.jobs_claim("w1", None, 1)
         assert raised.value.sqlstate == "PGRST000"
         backend.close()
+
+
+def test_a_connection_cut_by_the_server_is_unavailable_once_then_replaced(backend: QueueBackend,
+                                                                           conn: Conn) -> None:
+    backend.ping()
+    conn.execute("select pg_terminate_backend(pid) from pg_stat_activity "
+                 "where datname = current_database() and pid <> pg_backend_pid()")
+    with pytest.raises(DatabaseUnavailable):
+        backend.ping()
+    assert backend.ping() > 0

@@ -36,7 +36,7 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
@@ -150,7 +150,7 @@ class PostgrestStandIn:
         if request.method not in ("GET", "POST"):
             raise _pgrst(405, "PGRST101", "Only GET and POST are allowed for functions")
         args = dict(request.args) if request.method == "GET" else _json_body(request)
-        with self._connection() as conn:
+        with self._connection(caller) as conn:
             fn = _resolve(find_function(conn, schema, name, set(args)), schema, name, args)
             query = rpc_query(fn, list(args))
             row = self._run(conn, caller, not fn.volatile or request.method == "GET", query,
@@ -164,37 +164,31 @@ class PostgrestStandIn:
             query, params = table_query(schema, table, dict(request.args))
         except BadQuery as exc:
             raise _pgrst(400, "PGRST100", str(exc)) from exc
-        with self._connection() as conn:
+        with self._connection(caller) as conn:
             row = self._run(conn, caller, True, query, params)
         return _json(200, row["body"], _content_range(request, row["total"], True))
 
     @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    def _connection(self, caller: _Caller) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        """A pooled connection; any database error escaping the request becomes its PostgREST answer."""
         try:
             with self._pool.connection() as conn:
                 yield conn
-        except PoolTimeout as exc:
-            raise _pgrst(503, "PGRST000", "Could not connect with the database", details=str(exc)) from exc
-        except psycopg.OperationalError as exc:
-            if exc.sqlstate is not None:
-                raise
-            raise _pgrst(503, "PGRST000", "Could not connect with the database", details=str(exc)) from exc
+        except psycopg.Error as exc:
+            if exc.sqlstate is None:  # no connection (pool timeout, refused, cut): PostgREST's PGRST000
+                raise _pgrst(503, "PGRST000", "Could not connect with the database",
+                             details=str(exc)) from exc
+            raise _database_refusal(exc, caller.role) from exc
 
     def _run(self, conn: psycopg.Connection[dict[str, Any]], caller: _Caller, read_only: bool,
              query: sql.Composable, params: Any) -> dict[str, Any]:
-        """Run `query` as the caller's role in its own transaction; database errors become Refusals."""
-        try:
-            with conn.transaction():
-                if read_only:
-                    conn.execute("set transaction read only")
-                conn.execute(sql.SQL("set local role {}").format(sql.Identifier(caller.role)))
-                conn.execute("select set_config('request.jwt.claims', %s, true)",
-                             (json.dumps(caller.claims),))
-                row: dict[str, Any] | None = conn.execute(cast(sql.Composed, query), params).fetchone()
-        except psycopg.Error as exc:
-            if exc.sqlstate is None:
-                raise
-            raise _database_refusal(exc, caller.role) from exc
+        """Run `query` as the caller's role in its own transaction."""
+        with conn.transaction():
+            if read_only:
+                conn.execute("set transaction read only")
+            conn.execute(sql.SQL("set local role {}").format(sql.Identifier(caller.role)))
+            conn.execute("select set_config('request.jwt.claims', %s, true)", (json.dumps(caller.claims),))
+            row: dict[str, Any] | None = conn.execute(cast(sql.Composed, query), params).fetchone()
         assert row is not None
         return row
 
