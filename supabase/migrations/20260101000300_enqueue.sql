@@ -127,6 +127,10 @@ begin
       perform queue.raise('22QJ3', pg_catalog.format('p_jobs element %s is not an object', v_i),
         'each element is {"type": ..., "payload": {...}, ...}');
     end if;
+    if pg_catalog.jsonb_typeof(v_job -> 'depends_on') not in ('array', 'null') then
+      perform queue.raise('22QJ3', pg_catalog.format('p_jobs element %s: depends_on must be an array of job ids', v_i),
+        'pass "depends_on": ["<job uuid>", ...] or leave it out');
+    end if;
     begin
       perform queue.validate_job(v_job ->> 'type', coalesce(v_job -> 'payload', '{}'::jsonb),
         coalesce(v_job ->> 'priority', 'normal'), (v_job ->> 'max_attempts')::integer,

@@ -83,6 +83,30 @@ CASES = {
         "p_jobs element 2: invalid priority",
     ),
     "batch not array": Case("select enqueue_jobs(%s)", (Jsonb({"type": "noop"}),), "22QJ3", "JSON array"),
+    "batch payload": Case(
+        "select enqueue_jobs(%s)",
+        (Jsonb([{"type": "noop"}, {"type": "noop", "payload": [1]}, {"type": "noop"}]),),
+        "22QJ1",
+        "p_jobs element 2: payload must be a JSON object",
+    ),
+    "batch max attempts": Case(
+        "select enqueue_jobs(%s)",
+        (Jsonb([{"type": "noop"}, {"type": "noop", "max_attempts": 0}]),),
+        "22QA1",
+        "p_jobs element 2: max_attempts",
+    ),
+    "batch missing dependency": Case(
+        "select enqueue_jobs(%s)",
+        (Jsonb([{"type": "noop"}, {"type": "noop", "depends_on": [str(MISSING)]}]),),
+        "22QD1",
+        "p_jobs element 2: depends_on names job",
+    ),
+    "batch depends_on not array": Case(
+        "select enqueue_jobs(%s)",
+        (Jsonb([{"type": "noop"}, {"type": "noop", "depends_on": str(MISSING)}]),),
+        "22QJ3",
+        "p_jobs element 2: depends_on must be an array",
+    ),
 }
 
 
