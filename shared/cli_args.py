@@ -1,0 +1,93 @@
+"""Argument types for the `queue-worker` command: each turns text into a value or says
+what is allowed (argparse then exits with status 2 and the usage line)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+class UsageError(Exception):
+    """Input the command cannot accept (exit status 2), found after argparse."""
+
+
+def duration(text: str) -> float:
+    """Seconds from `5s`, `2m`, `1h`, `250ms` or a bare number of seconds (`60`)."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: use e.g. 5s, 2m, 1h or 60")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def interval(text: str) -> float:
+    """A duration of at least 0.1 s (how often something repeats)."""
+    seconds = duration(text)
+    if seconds < 0.1:
+        raise argparse.ArgumentTypeError(f"{text!r} is too short: at least 0.1s")
+    return seconds
+
+
+def batch_size(text: str) -> int:
+    """An integer from 1 to 1000 (what one claim may take)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer from 1 to 1000") from None
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and 1000")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return value
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """A JSON object given on the command line."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object like '{{\"key\": 1}}', not {text!r}")
+    return value
+
+
+def run_at(text: str) -> datetime:
+    """An ISO 8601 time (`2026-12-01T09:00:00Z`; UTC when no offset) or `+5m` from now."""
+    if text.startswith("+"):
+        return datetime.now(UTC) + timedelta(seconds=duration(text[1:]))
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time: use ISO 8601 (2026-12-01T09:00:00Z) or +30s / +5m / +2h") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def uuid(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a uuid") from None
+
+
+def job_types(text: str) -> list[str]:
+    """`email,audio`: a comma-separated list (checked against the registry later)."""
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"{text!r} has an empty job type")
+    return names
