@@ -237,11 +237,12 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 @contextmanager
-def serve_postgrest(db_url: str, *, jwt_secret: str = jwt.TEST_JWT_SECRET,
+def serve_postgrest(db_url: str, *, jwt_secret: str = jwt.TEST_JWT_SECRET, pool_size: int = 4,
                     pool_timeout: float = 5.0) -> Iterator[PostgrestEndpoint]:
-    """Serve the stand-in for `db_url` on 127.0.0.1 (a free port) in a background thread."""
+    """Serve the stand-in for `db_url` on 127.0.0.1 (a free port) in a background thread.
+    `pool_size` connections serve concurrent requests; more wait up to `pool_timeout` s."""
     pool: Pool = ConnectionPool(
-        db_url, connection_class=psycopg.Connection[dict[str, Any]], min_size=1, max_size=4,
+        db_url, connection_class=psycopg.Connection[dict[str, Any]], min_size=1, max_size=pool_size,
         timeout=pool_timeout, open=False, name="postgrest-stand-in",
         kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": None})
     pool.open(wait=False)
