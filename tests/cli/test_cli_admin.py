@@ -1,0 +1,91 @@
+"""`queue-worker migrate`, help and usage errors, argument parsing, the console script.
+
+Real: PostgreSQL (an empty database for migrate), the installed `queue-worker` console
+script in a subprocess. Nothing faked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from shared import cli_args
+from shared.cli import main
+from shared.config import REPO_ROOT
+from shared.migrate import migrations_in
+from tests.functions.conftest import free_port
+
+COMMANDS = [["dev"], ["migrate"], ["enqueue"], ["process"], ["stats"], ["health"], ["dlq"], ["dlq", "list"],
+            ["dlq", "replay"], ["bench"]]
+
+
+def exit_status(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exited:
+        return int(exited.code or 0)
+
+
+def test_migrate_applies_every_migration_once_and_is_safe_to_rerun(
+        empty_db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DATABASE_URL", empty_db_url)
+    expected = migrations_in(REPO_ROOT / "supabase" / "migrations")
+    assert main(["migrate"]) == 0
+    out = capsys.readouterr().out
+    assert [line.removeprefix("applying ") for line in out.splitlines() if line.startswith("applying ")] == [
+        m.name for m in expected]
+    assert f"applied {len(expected)} migration(s)" in out
+    assert main(["migrate"]) == 0
+    assert f"is up to date ({len(expected)} migrations)" in capsys.readouterr().out
+    with psycopg.connect(empty_db_url) as conn:
+        versions = conn.execute("select version from queue.schema_migrations order by 1").fetchall()
+    assert [v for (v,) in versions] == [m.version for m in expected]
+
+
+def test_migrate_to_an_unreachable_database_fails_with_status_1_and_says_so(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{free_port()}/postgres")
+    assert main(["migrate"]) == 1
+    err = capsys.readouterr().err
+    assert "queue-worker migrate: error: database error" in err
+    assert "hint: check DATABASE_URL" in err
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_status([*command, "--help"]) == 0
+    assert f"usage: queue-worker {' '.join(command)}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [[], ["dlq"], ["explode"], ["dlq", "burn"], ["enqueue"], ["dlq", "replay"]])
+def test_a_missing_or_unknown_command_is_status_2_with_usage(argv: list[str],
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_status(argv) == 2
+    assert "usage: queue-worker" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("5s", 5.0), ("2m", 120.0), ("60", 60.0), ("1h", 3600.0),
+                                                ("250ms", 0.25), ("1.5s", 1.5), (" 3 s ", 3.0)])
+def test_durations_read_as_seconds(text: str, seconds: float) -> None:
+    assert cli_args.duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5x", "-1s", "s", "1e3", "five"])
+def test_a_bad_duration_says_what_is_allowed(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match=r"use e\.g\. 5s, 2m, 1h or 60"):
+        cli_args.duration(text)
+
+
+def test_the_console_script_reports_bad_input_with_status_2(tmp_path: Path) -> None:
+    """Refused before any database is opened, so no database is needed here."""
+    script = Path(sys.executable).parent / "queue-worker"
+    env = {"PATH": "/usr/bin:/bin", "LOCAL_DIR": str(tmp_path)}
+    result = subprocess.run([str(script), "enqueue", "nope", "{}"], capture_output=True, text=True,
+                            env=env, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "unknown job type 'nope'" in result.stderr
