@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +28,8 @@ class StripeState:
     by_idempotency_key: dict[str, Answer] = field(default_factory=dict)
     script: list[Answer] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Called after a transfer is created, before Stripe answers (e.g. to kill the caller).
+    on_transfer: Callable[[dict[str, Any]], None] | None = None
 
     def answer(self, headers: dict[str, str], form: dict[str, str]) -> Answer:
         with self.lock:
@@ -52,6 +54,8 @@ class StripeState:
                     "amount": int(form["amount"]), "currency": form["currency"],
                     "destination": form["destination"], "transfer_group": form.get("transfer_group")}
         self.transfers.append(transfer)
+        if self.on_transfer is not None:
+            self.on_transfer(transfer)
         return 200, transfer, {}
 
 
@@ -79,12 +83,17 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a caller killed mid-request (the crash tests) is expected, not news
+
+
 @contextmanager
 def fake_stripe() -> Iterator[tuple[str, StripeState]]:
     """Serve a fresh fake Stripe on a free local port; yields (base URL, state)."""
     state = StripeState()
     handler = type("Handler", (_Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -1,0 +1,42 @@
+"""A local OpenAI-shaped text-to-speech server (`POST /v1/audio/speech`), standing in for
+the TTS API when the worker builds its own HTTP client. Audio = `[input]` as bytes."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class _Handler(BaseHTTPRequestHandler):
+    inputs: list[str]
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
+        self.inputs.append(body["input"])
+        data = f"[{body['input']}]".encode()
+        self.send_response(200)
+        self.send_header("content-type", "audio/mpeg")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def fake_tts() -> Iterator[tuple[str, list[str]]]:
+    """Serve on a free local port; yields (base URL, the inputs received)."""
+    inputs: list[str] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Handler,), {"inputs": inputs}))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", inputs
+    finally:
+        server.shutdown()
+        server.server_close()
