@@ -17,7 +17,9 @@ from uuid import uuid4
 import httpx
 import psycopg
 import pytest
+from postgrest.types import CountMethod
 
+from supabase import create_client
 from tests.support.postgrest import PostgrestEndpoint
 from tests.support.postgrest_sql import http_status
 
@@ -160,3 +162,12 @@ def test_tables_the_role_may_not_read_are_refused(api: httpx.Client, postgrest: 
     assert (response.status_code, response.json()["code"]) == (403, "42501")
     missing = api.get("/no_such_table")
     assert (missing.status_code, missing.json()["code"]) == (404, "42P01")
+
+
+def test_supabase_py_reads_the_capped_rows_and_the_exact_count(api: httpx.Client,
+                                                               postgrest: PostgrestEndpoint) -> None:
+    client = create_client(postgrest.url, postgrest.service_role_key)
+    response = client.rpc("t_series", {"p_n": 1500}, count=CountMethod.exact).execute()
+    assert isinstance(response.data, list)
+    assert (len(response.data), response.count) == (1000, 1500)
+    assert client.rpc("t_scalar", {"p_a": 2}).execute().data == 12
