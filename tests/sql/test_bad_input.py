@@ -82,6 +82,15 @@ CASES = {
         "22QP1",
         "p_jobs element 2: invalid priority",
     ),
+    "empty worker id": Case(
+        "select * from get_next_job('')", (), "22QW1", "p_worker_id must be a non-empty text"
+    ),
+    "negative retry after": Case(
+        "select fail_job(%s, 'x', true, -1)", (MISSING,), "22QR1", "retry_after_seconds must be 0 or more"
+    ),
+    "batch too large": Case(
+        "select enqueue_jobs(%s)", (Jsonb([{"type": "noop"}] * 10_001),), "22QB2", "p_jobs has 10001 elements"
+    ),
     "batch not array": Case("select enqueue_jobs(%s)", (Jsonb({"type": "noop"}),), "22QJ3", "JSON array"),
     "batch payload": Case(
         "select enqueue_jobs(%s)",
