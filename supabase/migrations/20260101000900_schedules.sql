@@ -181,7 +181,8 @@ create trigger job_schedules_before_write before insert or update on public.job_
 -- Enqueue one job for every enabled schedule whose next slot is due, then move the
 -- schedule to its next slot after p_now. Concurrent ticks skip a schedule another
 -- tick holds, and the slot's idempotency key makes a second enqueue a no-op.
--- Returns how many jobs it enqueued.
+-- Returns how many due schedules it handled (a slot whose job already existed counts,
+-- but enqueues nothing new).
 create or replace function public.enqueue_due_schedules(p_now timestamptz default null) returns integer
 language plpgsql volatile security definer
 set search_path = ''
@@ -198,22 +199,28 @@ begin
      order by s.name
        for update skip locked
   loop
-    v_id := public.enqueue_job(
-      p_type => v_s.type, p_payload => v_s.payload, p_priority => v_s.priority::text,
-      p_run_at => v_now,
-      p_idempotency_key => pg_catalog.format('schedule:%s:%s', v_s.name,
-                             pg_catalog.to_char(v_s.next_run_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI"Z"')));
-    update public.job_schedules s
-       set last_run_at = v_s.next_run_at, last_job_id = v_id,
-           next_run_at = queue.cron_next(v_s.cron, v_now)
-     where s.name = v_s.name;
-    v_count := v_count + 1;
+    -- One broken schedule (say its payload outgrew a lowered payload_max_bytes) must
+    -- not stop the others: warn, leave it due, and go on.
+    begin
+      v_id := public.enqueue_job(
+        p_type => v_s.type, p_payload => v_s.payload, p_priority => v_s.priority::text,
+        p_run_at => v_now,
+        p_idempotency_key => pg_catalog.format('schedule:%s:%s', v_s.name,
+                               pg_catalog.to_char(v_s.next_run_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI"Z"')));
+      update public.job_schedules s
+         set last_run_at = v_s.next_run_at, last_job_id = v_id,
+             next_run_at = queue.cron_next(v_s.cron, v_now)
+       where s.name = v_s.name;
+      v_count := v_count + 1;
+    exception when others then
+      raise warning 'enqueue_due_schedules: schedule % failed: % (SQLSTATE %)', v_s.name, sqlerrm, sqlstate;
+    end;
   end loop;
   return v_count;
 end
 $$;
 comment on function public.enqueue_due_schedules(timestamptz) is
-  'Enqueue each enabled schedule''s due slot exactly once (concurrent ticks included); returns how many were enqueued.';
+  'Enqueue each enabled schedule''s due slot exactly once (concurrent ticks included); returns how many due schedules it handled.';
 
 -- Create or change a schedule. Raises 22QC1 for a bad cron, 22QT1 for an unknown type.
 create or replace function public.set_job_schedule(

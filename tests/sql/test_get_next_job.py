@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from psycopg.types.json import Jsonb
+
 from tests.sql.factories import Conn, assert_history_matches_states, claim, enqueue, history, job, value
 
 
@@ -86,3 +88,11 @@ def test_running_and_finished_jobs_are_not_claimed_again(conn: Conn) -> None:
     [row] = claim(conn)
     conn.execute("select complete_job(%s)", (row["id"],))
     assert claim(conn, batch=5) == []
+
+
+def test_a_batch_enqueued_at_once_is_claimed_in_input_order(conn: Conn) -> None:
+    rows = conn.execute(
+        "select enqueue_jobs as id from enqueue_jobs(%s)",
+        (Jsonb([{"type": "noop", "payload": {"n": n}} for n in range(50)]),),
+    ).fetchall()
+    assert [row["id"] for row in claim(conn, batch=50)] == [row["id"] for row in rows]

@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
+from psycopg.types.json import Jsonb
+
 from tests.sql.factories import Conn, connect, sqlstate_of, value
 
 MONDAY_9 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -113,3 +115,17 @@ def test_a_schedule_with_a_bad_cron_or_type_is_refused_and_nothing_changes(conn:
     ):
         assert sqlstate_of(partial(conn.execute, query)).sqlstate == state
     assert conn.execute("select * from job_schedules order by name").fetchall() == before
+
+
+def test_a_broken_schedule_does_not_stop_the_others(conn: Conn) -> None:
+    _schedule(conn, "fine")
+    conn.execute("select set_job_schedule('broken', '* * * * *', 'noop', %s)", (Jsonb({"x": "y" * 200}),))
+    for name in ("fine", "broken"):
+        _due(conn, name, MONDAY_9)
+    conn.execute("update queue.settings set value = '100' where key = 'payload_max_bytes'")
+    warnings: list[str] = []
+    conn.add_notice_handler(lambda diag: warnings.append(diag.message_primary or ""))
+    assert value(conn, "select enqueue_due_schedules(%s)", (MONDAY_9,)) == 1
+    assert value(conn, "select count(*) from job_queue") == 1
+    assert any("schedule broken failed" in w and "22QJ2" in w for w in warnings)
+    assert value(conn, "select next_run_at from job_schedules where name = 'broken'") == MONDAY_9
