@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     tts_model: str | None = Field(None, description="TTS model; default per provider")
     tts_chunk_chars: int = Field(4000, ge=100, le=100_000, description="Largest text per TTS request")
     audio_processor_url: str | None = Field(None, description="External audio renderer (delegation)")
+    audio_poll_seconds: float = Field(2.0, gt=0, le=60, description="How often to poll a delegated render")
     s3_endpoint_url: str | None = Field(None, description="S3 endpoint (Supabase Storage S3, MinIO)")
     s3_bucket: str | None = Field(None, description="Bucket for audio; unset: LOCAL_DIR/audio")
     s3_region: str = Field("us-east-1")

@@ -1,6 +1,8 @@
 """`audio`: render a track's script to speech and store it (S3 or a local folder).
 
-The script is cut into chunks within the TTS API's input limit; each rendered chunk
+With AUDIO_PROCESSOR_URL set the whole render is delegated to that service and
+polled (audio_delegate.py). Otherwise the script is cut into chunks within the TTS
+API's input limit; each rendered chunk
 is stored as it finishes and progress is reported, so a render longer than one
 invocation checkpoints and continues later where it stopped. On success the file is
 `tracks/<track_id>/<job_id>.<format>` and a `track_completed` email is enqueued for
@@ -14,8 +16,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from shared.circuit_breaker import guarded
 from shared.config import Settings
 from shared.models import NewJob
+from shared.processors.audio_delegate import PROVIDER, render_remote
 from shared.processors.audio_render import assemble, part_key, render_parts, split_text
 from shared.processors.base import JobContext
 from shared.providers.http import redact_address
@@ -47,7 +51,7 @@ class Payload(BaseModel):
 
 
 def missing_settings(settings: Settings) -> list[str]:
-    return [] if settings.tts_api_key else ["TTS_API_KEY"]
+    return [] if settings.tts_api_key or settings.audio_processor_url else ["TTS_API_KEY"]
 
 
 def handle(payload: Payload, ctx: JobContext) -> dict[str, Any]:
@@ -69,6 +73,12 @@ def _chunks(payload: Payload, limit: int) -> list[str]:
 
 
 def _render(payload: Payload, ctx: JobContext, storage: Storage, key: str, chunks: list[str]) -> None:
+    if ctx.settings.audio_processor_url:
+        text = payload.text if payload.text is not None else "\n\n".join(payload.sections or [])
+        body = {"track_id": payload.track_id, "text": text, "voice": payload.voice, "format": payload.format}
+        audio = guarded(ctx, PROVIDER, lambda: render_remote(ctx, body))
+        storage.put(key, audio, CONTENT_TYPES[payload.format])
+        return
     encoding: Literal["mp3", "pcm"] = "mp3" if payload.format == "mp3" else "pcm"
     render_parts(ctx, storage, key, chunks, payload.voice, encoding)
     storage.put(key, assemble(storage, key, len(chunks), payload.format), CONTENT_TYPES[payload.format])
