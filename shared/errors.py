@@ -86,6 +86,9 @@ SQLSTATE_ERRORS: dict[str, type[QueueError]] = {
 def error_for_sqlstate(sqlstate: str | None, message: str, hint: str | None) -> QueueError:
     """The QueueError a database error with this SQLSTATE stands for."""
     cls = SQLSTATE_ERRORS.get(sqlstate or "")
+    if cls is None and (sqlstate or "").startswith(("08", "57P")):
+        # Connection lost or server shutting down: the next invocation can retry.
+        cls = DatabaseUnavailable
     if cls is None:
         cls = InvalidInput if (sqlstate or "").startswith("22") else QueueError
     return cls(message, hint=hint, sqlstate=sqlstate)

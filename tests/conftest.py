@@ -25,6 +25,9 @@ from shared.config import REPO_ROOT
 from shared.local_postgres import server_url, start_embedded
 from shared.migrate import migrate
 
+# The PostgREST stand-in fixture (`postgrest`), for any test that needs the supabase-py path.
+pytest_plugins = ["tests.support.postgrest"]
+
 MIGRATIONS = REPO_ROOT / "supabase" / "migrations"
 _clone_numbers = itertools.count()
 

@@ -40,6 +40,8 @@ class PostgresBackend:
             kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row},
             open=False,
             name="queue-worker",
+            # Waiting for a pooled connection longer than this eats the invocation's budget.
+            timeout=10.0,
         )
         try:
             self._pool.open(wait=True, timeout=open_timeout)
@@ -156,15 +158,10 @@ class PostgresBackend:
         self._pool.close()
 
 
-# Connection refused or cut by the server (restart, failover, a pooler dropping it):
-# class 08 and 57P01-57P05. The pool replaces the connection; the caller retries later.
-_UNAVAILABLE_SQLSTATES = ("08", "57P")
-
-
 def _translate(exc: psycopg.Error) -> QueueError:
-    """The QueueError for a driver error: SQLSTATE-mapped, or 'database unavailable'."""
-    lost = isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None
-    if lost or (exc.sqlstate or "").startswith(_UNAVAILABLE_SQLSTATES):
+    """The QueueError for a driver error: SQLSTATE-mapped (connection classes 08/57P
+    included), or 'database unavailable' when the connection broke without one."""
+    if isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None:
         return DatabaseUnavailable(str(exc).strip(), hint="check DATABASE_URL and that the server is up")
     diag = exc.diag
     return error_for_sqlstate(exc.sqlstate, diag.message_primary or str(exc), diag.message_hint)

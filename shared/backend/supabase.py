@@ -22,11 +22,11 @@ import httpx
 from postgrest import APIError
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
+from supabase import Client, ClientOptions, SupabaseException, create_client
 
 from shared.backend.protocol import JobTypeInfo
 from shared.errors import DatabaseUnavailable, NotAllowed, QueueError, error_for_sqlstate
 from shared.models import Completion, DeadLetter, FailOutcome, Failure, Job, NewJob, Release
-from supabase import Client, ClientOptions, SupabaseException, create_client
 
 MAX_ROWS = 1000  # PostgREST's max-rows on Supabase
 # PostgREST cannot reach Postgres (PGRST00x; SQLSTATE 08*, 57P0x), or a gateway in front of it failed.
