@@ -5,12 +5,15 @@ Real: PostgreSQL. Faked: nothing.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from uuid import UUID
 
 from tests.sql.factories import (
     Conn,
     assert_history_matches_states,
     claim,
+    connect,
     history,
     job,
     make_job,
@@ -98,3 +101,18 @@ def test_other_jobs_are_untouched_by_a_dead_letter(conn: Conn) -> None:
     before = (job(conn, pending), job(conn, running))
     make_job(conn, "dead")
     assert (job(conn, pending), job(conn, running)) == before
+
+
+def test_concurrent_replays_of_one_dead_letter_make_one_job(conn: Conn, db_url: str) -> None:
+    letter = _letter(conn, make_job(conn, "dead"))
+    barrier = threading.Barrier(4, timeout=30)
+
+    def replay(_: int) -> object:
+        with connect(db_url) as c:
+            barrier.wait()
+            return value(c, "select retry_dead_letter_job(%s)", (letter["id"],))
+
+    with ThreadPoolExecutor(4) as pool:
+        ids = set(pool.map(replay, range(4), timeout=60))
+    assert len(ids) == 1
+    assert value(conn, "select count(*) from job_queue") == 1
