@@ -131,11 +131,11 @@ $$;
 comment on function public.queue_health() is
   'Stuck jobs, ready backlog, oldest pending age, dead letters in the last hour and the last worker run.';
 
-insert into queue.schema_migrations (version) values ('20260101000800') on conflict do nothing;
-
 -- The migration versions this database has run, for health checks.
 create or replace function public.queue_schema_versions() returns text[]
 language sql stable security definer
 set search_path = ''
 as $$ select coalesce(pg_catalog.array_agg(m.version order by m.version), '{}') from queue.schema_migrations m $$;
 comment on function public.queue_schema_versions() is 'Versions of the migration files this database has run.';
+
+insert into queue.schema_migrations (version) values ('20260101000800') on conflict do nothing;

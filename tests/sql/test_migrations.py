@@ -1,0 +1,70 @@
+"""The migration files: Supabase CLI names, each records its own version, and they can be
+applied by anything that runs SQL files in order (psql, `supabase db push`) and run again.
+
+Real: PostgreSQL; the files are executed as plain SQL, not through shared.migrate. Faked: nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from shared.config import REPO_ROOT
+from tests.sql.factories import Conn, connect, value
+from tests.sql.schema_description import describe_schema
+
+MIGRATIONS = sorted((REPO_ROOT / "supabase" / "migrations").glob("*.sql"))
+NAME = re.compile(r"^(\d{14})_[a-z0-9_]+\.sql$")
+
+
+def _version(path: Path) -> str:
+    match = NAME.match(path.name)
+    assert match, f"{path.name} is not named <14-digit timestamp>_<name>.sql"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("path", MIGRATIONS, ids=[p.name for p in MIGRATIONS])
+def test_each_file_ends_by_recording_its_own_version(path: Path) -> None:
+    last = path.read_text().rstrip().splitlines()[-1]
+    expected = (
+        f"insert into queue.schema_migrations (version) values ('{_version(path)}') on conflict do nothing;"
+    )
+    assert last == expected
+
+
+@pytest.fixture
+def empty_db_url(pg_server_url: str) -> Iterator[str]:
+    """A database with nothing in it, dropped afterwards."""
+    name = f"qw_plain_{os.getpid()}"
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        yield psycopg.conninfo.make_conninfo(pg_server_url, dbname=name)
+        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def _run_files(conn: Conn) -> None:
+    for path in MIGRATIONS:
+        conn.execute(path.read_text())
+
+
+def test_files_run_as_plain_sql_record_every_version_and_run_again_unchanged(empty_db_url: str) -> None:
+    with connect(empty_db_url) as conn:
+        _run_files(conn)
+        assert value(conn, "select queue_schema_versions()") == [_version(p) for p in MIGRATIONS]
+        schema = describe_schema(conn)
+        _run_files(conn)
+        assert describe_schema(conn) == schema
+        assert value(conn, "select count(*) from job_schedules") == 2
+        assert (
+            value(
+                conn, "select count(*) from job_types where name in ('email', 'audio', 'payout', 'analytics')"
+            )
+            == 4
+        )
