@@ -5,11 +5,14 @@ in SQL (`payout_prepare`, `payout_settle`, `payout_fail`); this module only move
 between those and Stripe. Exactly once: the payout's id is Stripe's Idempotency-Key,
 and a retried job resumes the same open payout, so a worker that dies between
 Stripe's answer and `payout_settle` gets the same transfer back on the next attempt.
+Stripe forgets keys after 24 hours, so a payout resumed later than that (a dead letter
+replayed days after a crash) first looks for its transfer by transfer group.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +26,7 @@ from shared.processors.base import JobContext, PermanentError
 from shared.providers import stripe
 
 JOB_TYPE = "payout"
+STRIPE_KEY_WINDOW = timedelta(hours=23)
 log = logging.getLogger(__name__)
 
 
@@ -65,11 +69,13 @@ def _prepare(payload: Payload, ctx: JobContext) -> dict[str, Any]:
 
 def _pay(payout: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """Transfer with the payout id as idempotency key, then settle it in one transaction."""
+    group = f"payout_{payout['payout_id']}"
+
     def transfer_once() -> dict[str, Any]:
-        return stripe.create_transfer(
+        found = stripe.find_transfer(ctx.http, ctx.settings, group) if _outlived_key(payout) else None
+        return found or stripe.create_transfer(
             ctx.http, ctx.settings, amount_cents=payout["amount_cents"], currency=payout["currency"],
-            destination=payout["destination"], transfer_group=f"payout_{payout['payout_id']}",
-            idempotency_key=str(payout["payout_id"]))
+            destination=payout["destination"], transfer_group=group, idempotency_key=str(payout["payout_id"]))
 
     try:
         transfer = guarded(ctx, stripe.PROVIDER, transfer_once)
@@ -82,6 +88,16 @@ def _pay(payout: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     log.info("payout %s paid: %s %s as %s", payout["payout_id"], payout["amount_cents"],
              payout["currency"], transfer["id"])
     return settled
+
+
+def _outlived_key(payout: dict[str, Any]) -> bool:
+    """A resumed payout older than Stripe's 24-hour idempotency window (with an hour's
+    margin): an attempt that died may have made its transfer, and resending the key
+    would no longer get that transfer back, so look for it by transfer group first."""
+    if not payout.get("resumed"):
+        return False
+    created = datetime.fromisoformat(str(payout["created_at"]))
+    return datetime.now(UTC) - created > STRIPE_KEY_WINDOW
 
 
 def _enqueue_confirmation(payout: dict[str, Any], ctx: JobContext) -> None:

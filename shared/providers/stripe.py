@@ -33,6 +33,23 @@ def create_transfer(http: httpx.Client, settings: Settings, *, amount_cents: int
     return body
 
 
+def find_transfer(http: httpx.Client, settings: Settings, transfer_group: str) -> dict[str, Any] | None:
+    """The transfer already made for `transfer_group`, if any (`GET /v1/transfers?transfer_group=`).
+
+    Stripe keeps idempotency keys for 24 hours only; a payout resumed later (a dead
+    letter replayed days after a crash) must find its transfer this way, not resend.
+    """
+    if settings.stripe_secret_key is None:
+        raise PermanentError("STRIPE_SECRET_KEY is not set")
+    headers = {"Authorization": f"Bearer {settings.stripe_secret_key.get_secret_value()}"}
+    url = settings.stripe_api_base.rstrip("/") + "/v1/transfers"
+    params = {"transfer_group": transfer_group, "limit": "1"}
+    response = send(PROVIDER, lambda: http.get(url, params=params, headers=headers))
+    raise_for_stripe(response)
+    found: list[dict[str, Any]] = response.json().get("data", [])
+    return found[0] if found else None
+
+
 def raise_for_stripe(response: httpx.Response) -> None:
     """Map a Stripe error answer to a processor error; return quietly on 2xx."""
     if response.is_success:

@@ -79,7 +79,7 @@ as $$
   select pg_catalog.jsonb_build_object(
     'payout_id', p.id, 'seller_id', p.seller_id, 'currency', p.currency, 'status', p.status,
     'gross_cents', p.gross_cents, 'fee_cents', p.fee_cents, 'amount_cents', p.amount_cents,
-    'fee_bps', p.fee_bps, 'transfer_id', p.transfer_id, 'reason', p.reason,
+    'fee_bps', p.fee_bps, 'transfer_id', p.transfer_id, 'reason', p.reason, 'created_at', p.created_at,
     'destination', (select a.stripe_account_id from public.seller_accounts a where a.seller_id = p.seller_id),
     'email', (select a.email from public.seller_accounts a where a.seller_id = p.seller_id))
 $$;
@@ -87,7 +87,8 @@ comment on function queue.payout_json(public.payouts) is 'A payouts row plus the
 
 -- Contract: start (or resume) the payout of one seller's unpaid balance in p_currency.
 -- A payout this job already made (p_job_id) is returned as it is, paid or failed; an
--- open payout is returned unchanged (a retry resumes it). Otherwise
+-- open payout is returned unchanged (a retry resumes it); both with "resumed": true,
+-- so the caller can look for a transfer a crashed attempt already made. Otherwise
 -- the unreserved entries are summed (gross), the fee is floor(gross * p_fee_bps / 10000)
 -- and amount = gross - fee. If amount < p_min_cents a 'skipped' payout is recorded with
 -- the reason and nothing is reserved; else a 'pending' payout reserves the entries.
@@ -120,12 +121,12 @@ begin
    where p_job_id is not null and p.job_id = p_job_id and p.seller_id = p_seller_id and p.status <> 'skipped'
    order by p.created_at desc limit 1;
   if found then
-    return queue.payout_json(v_payout);
+    return queue.payout_json(v_payout) || '{"resumed": true}'::jsonb;
   end if;
   select * into v_payout from public.payouts p
    where p.seller_id = p_seller_id and p.currency = p_currency and p.status = 'pending';
   if found then
-    return queue.payout_json(v_payout);
+    return queue.payout_json(v_payout) || '{"resumed": true}'::jsonb;
   end if;
   select coalesce(sum(e.amount_cents), 0) into v_gross from public.ledger_entries e
    where e.seller_id = p_seller_id and e.currency = p_currency and e.payout_id is null;

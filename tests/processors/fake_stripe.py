@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 Answer = tuple[int, dict[str, Any], dict[str, str]]
 
@@ -33,7 +33,7 @@ class StripeState:
 
     def answer(self, headers: dict[str, str], form: dict[str, str]) -> Answer:
         with self.lock:
-            self.requests.append({"headers": headers, "form": form})
+            self.requests.append({"method": "POST", "headers": headers, "form": form})
             if headers.get("authorization") != f"Bearer {self.key}":
                 return 401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key"}}, {}
             if self.script:
@@ -62,6 +62,15 @@ class StripeState:
 class _Handler(BaseHTTPRequestHandler):
     state: StripeState
 
+    def do_GET(self) -> None:
+        """`GET /v1/transfers?transfer_group=`: the list endpoint, filtered like Stripe's."""
+        url = urlsplit(self.path)
+        group = parse_qs(url.query).get("transfer_group", [None])[0]
+        with self.state.lock:
+            self.state.requests.append({"method": "GET", "headers": dict(self.headers.items()), "form": {}})
+            found = [t for t in self.state.transfers if group is None or t["transfer_group"] == group]
+        self._send(200, {"object": "list", "data": found[:1], "has_more": len(found) > 1}, {})
+
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length", "0"))
         raw = self.rfile.read(length).decode()
@@ -71,6 +80,9 @@ class _Handler(BaseHTTPRequestHandler):
             status, body, extra = 404, {"error": {"message": f"no route {self.path}"}}, dict[str, str]()
         else:
             status, body, extra = self.state.answer(headers, form)
+        self._send(status, body, extra)
+
+    def _send(self, status: int, body: dict[str, Any], extra: dict[str, str]) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         for name, value in {"content-type": "application/json", **extra}.items():

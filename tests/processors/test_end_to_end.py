@@ -17,10 +17,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from supabase import create_client
 
 from shared import http_api
 from shared.config import REPO_ROOT
-from supabase import create_client
 from tests.processors.fake_stripe import StripeState, fake_stripe
 from tests.processors.fake_tts import fake_tts
 from tests.processors.test_payout import add_seller

@@ -245,3 +245,25 @@ def test_a_bad_payload_is_rejected_naming_the_field(body: dict[str, Any], field:
 def test_health_names_the_missing_stripe_key() -> None:
     assert payout.missing_settings(Settings(stripe_secret_key=None)) == ["STRIPE_SECRET_KEY"]
     assert payout.missing_settings(Settings(stripe_secret_key="sk_x")) == []
+
+
+@pytest.mark.parametrize("stripe_made_it", [True, False], ids=["transfer made", "transfer never made"])
+def test_a_payout_resumed_after_stripes_key_window_looks_for_its_transfer_first(
+        stripe_made_it: bool, conn: Conn, backend: PostgresBackend, make_ctx: MakeContext, settings: Settings,
+        stripe: tuple[str, StripeState]) -> None:
+    seller = add_seller(conn, SALES)
+    if stripe_made_it:
+        with pytest.raises(SystemExit):
+            payout.handle(payout.Payload(seller_id=seller),
+                          make_ctx(settings, job_type="payout", backend_=CrashBeforeSettle(backend)))
+    else:
+        conn.execute("select payout_prepare(%s, 'usd', 1000, 1000)", (seller,))
+    conn.execute("update payouts set created_at = now() - interval '2 days'")
+    stripe[1].by_idempotency_key.clear()  # Stripe has forgotten the key
+
+    result = payout.handle(payout.Payload(seller_id=seller), make_ctx(settings, job_type="payout"))
+
+    assert result["status"] == "paid"
+    assert len(stripe[1].transfers) == 1
+    assert result["transfer_id"] == stripe[1].transfers[0]["id"]
+    assert stripe[1].requests[-1 if stripe_made_it else -2]["method"] == "GET"
