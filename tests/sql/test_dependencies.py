@@ -7,7 +7,9 @@ Real: PostgreSQL. Faked: nothing.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -23,6 +25,8 @@ from tests.sql.factories import (
     sqlstate_of,
     value,
 )
+
+T = TypeVar("T")
 
 
 def _finish(conn: Conn, job_id: UUID) -> None:
@@ -104,28 +108,43 @@ def _wait_until_blocked(conn: Conn, pid: int) -> None:
     raise AssertionError(f"backend {pid} never blocked")
 
 
+def _commit_after_blocking(
+    conn: Conn, db_url: str, first: str, root: UUID, second: Callable[[Conn], T]
+) -> tuple[Any, T]:
+    """Run `first` (taking `root`) in an open transaction, start `second` on another connection,
+    wait until it blocks on the first's locks, then commit: (first's value, second's result)."""
+    with psycopg.connect(db_url) as opener, connect(db_url) as waiter, ThreadPoolExecutor(1) as pool:
+        row = opener.execute(first, (root,)).fetchone()
+        later = pool.submit(second, waiter)
+        _wait_until_blocked(conn, waiter.info.backend_pid)
+        opener.commit()
+        return (row[0] if row else None), later.result(timeout=30)
+
+
+ENQUEUE_CHILD = "select enqueue_job('noop', p_depends_on => array[%s])"
+
+
 def test_a_dependency_dead_lettered_while_a_dependent_is_enqueued_still_cancels_it(
     conn: Conn, db_url: str
 ) -> None:
     root = make_job(conn, "running")
-    with psycopg.connect(db_url) as enqueuer, connect(db_url) as failer, ThreadPoolExecutor(1) as pool:
-        child = enqueuer.execute("select enqueue_job('noop', p_depends_on => array[%s])", (root,)).fetchone()
-        assert child is not None
-        outcome = pool.submit(lambda: value(failer, "select fail_job(%s, 'fatal', false)", (root,)))
-        _wait_until_blocked(conn, failer.info.backend_pid)
-        enqueuer.commit()
-        assert outcome.result(timeout=30) == "dead_lettered"
-    assert job(conn, child[0])["status"] == "cancelled"
+    child, outcome = _commit_after_blocking(
+        conn, db_url, ENQUEUE_CHILD, root, lambda c: value(c, "select fail_job(%s, 'fatal', false)", (root,))
+    )
+    assert outcome == "dead_lettered"
+    assert job(conn, child)["status"] == "cancelled"
 
 
 def test_enqueueing_behind_a_dependency_being_dead_lettered_is_refused(conn: Conn, db_url: str) -> None:
     root = make_job(conn, "running")
-    with psycopg.connect(db_url) as failer, connect(db_url) as enqueuer, ThreadPoolExecutor(1) as pool:
-        failer.execute("select fail_job(%s, 'fatal', false)", (root,))
-        attempt = pool.submit(lambda: sqlstate_of(lambda: enqueue(enqueuer, depends_on=[root])))
-        _wait_until_blocked(conn, enqueuer.info.backend_pid)
-        failer.commit()
-        assert attempt.result(timeout=30).sqlstate == "22QD1"
+    _, error = _commit_after_blocking(
+        conn,
+        db_url,
+        "select fail_job(%s, 'fatal', false)",
+        root,
+        lambda c: sqlstate_of(lambda: enqueue(c, depends_on=[root])),
+    )
+    assert error.sqlstate == "22QD1"
     assert value(conn, "select count(*) from job_queue") == 0
 
 
@@ -133,11 +152,8 @@ def test_a_dependency_cancelled_while_a_dependent_is_enqueued_still_cancels_it(
     conn: Conn, db_url: str
 ) -> None:
     root = make_job(conn, "pending")
-    with psycopg.connect(db_url) as enqueuer, connect(db_url) as canceller, ThreadPoolExecutor(1) as pool:
-        child = enqueuer.execute("select enqueue_job('noop', p_depends_on => array[%s])", (root,)).fetchone()
-        assert child is not None
-        cancelled = pool.submit(lambda: value(canceller, "select cancel_job(%s)", (root,)))
-        _wait_until_blocked(conn, canceller.info.backend_pid)
-        enqueuer.commit()
-        assert cancelled.result(timeout=30) is True
-    assert job(conn, child[0])["status"] == "cancelled"
+    child, cancelled = _commit_after_blocking(
+        conn, db_url, ENQUEUE_CHILD, root, lambda c: value(c, "select cancel_job(%s)", (root,))
+    )
+    assert cancelled is True
+    assert job(conn, child)["status"] == "cancelled"
