@@ -34,10 +34,11 @@ class DevProcess:
 
     def __init__(self, env: dict[str, str], port: int, stderr_path: Path) -> None:
         script = Path(sys.executable).parent / "queue-worker"
+        self.stderr_path = stderr_path
         self.stderr = stderr_path.open("wb")
         self.process = subprocess.Popen([str(script), "dev", "--port", str(port), "--every", "1s"], env=env,
                                         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
-        self.lines: queue.Queue[str] = queue.Queue()
+        self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -45,6 +46,7 @@ class DevProcess:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)  # end of output: the process is exiting
 
     def wait_for_line(self, pattern: str, timeout: float) -> re.Match[str]:
         """The first output line matching `pattern`; fails after `timeout` seconds."""
@@ -54,10 +56,15 @@ class DevProcess:
                 line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 break
+            if line is None:
+                self.lines.put(None)
+                raise AssertionError(f"queue-worker dev exited before printing {pattern!r}; output: "
+                                     f"{self.seen}; stderr: {self.stderr_path.read_text()[-3000:]}")
             self.seen.append(line)
             if match := re.search(pattern, line):
                 return match
-        raise AssertionError(f"no line matching {pattern!r} within {timeout} s; output so far: {self.seen}")
+        raise AssertionError(f"no line matching {pattern!r} within {timeout} s; output so far: {self.seen}; "
+                             f"stderr: {self.stderr_path.read_text()[-3000:]}")
 
     def stop(self) -> int:
         if self.process.poll() is None:
@@ -120,10 +127,12 @@ def assert_stopped_cleanly(dev: DevProcess, server_pid: int, port_url: str) -> N
         httpx.get(port_url, timeout=2)
 
 
-def iter_queue(lines: queue.Queue[str]) -> list[str]:
+def iter_queue(lines: queue.Queue[str | None]) -> list[str]:
     drained = []
     while not lines.empty():
-        drained.append(lines.get_nowait())
+        line = lines.get_nowait()
+        if line is not None:
+            drained.append(line)
     return drained
 
 
