@@ -123,7 +123,12 @@ begin
        and j.run_at <= v_now
        and (p_types is null or j.type = any (p_types))
        and j.type <> all (v_full_types)
-       and (j.rate_limit_key is null or j.rate_limit_key <> all (v_full_keys))
+       -- A limited key counted above, or a key without a limit. A limited key that
+       -- became ready after the count (a racing enqueue) waits for the next claim.
+       and (j.rate_limit_key is null
+            or (j.rate_limit_key <> all (v_full_keys)
+                and (j.rate_limit_key = any (v_keys)
+                     or not exists (select 1 from public.job_rate_limits k where k.key = j.rate_limit_key))))
        and j.type not in (select t.name from public.job_types t where not t.enabled)
        and (j.depends_on is null or not exists (
              select 1 from public.job_queue d

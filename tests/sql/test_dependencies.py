@@ -1,7 +1,8 @@
 """depends_on: a job waits for every dependency, and is cancelled (transitively, with the
 reason) when a dependency is dead-lettered or cancelled, so nothing waits forever.
 
-Real: PostgreSQL. Faked: nothing.
+Real: PostgreSQL; the race tests hold a real transaction open on one connection while
+another waits on its row locks. Faked: nothing.
 """
 
 from __future__ import annotations
