@@ -124,3 +124,16 @@ def test_an_unreachable_database_is_503_down(client: FlaskClient, monkeypatch: p
     assert body["status"] == "down"
     assert body["checks"]["database"]["ok"] is False
     assert "processors" in body["checks"]
+
+
+def test_a_database_lost_under_a_warm_function_is_503_down(client: FlaskClient, conn: Conn,
+                                                          pg_server_url: str) -> None:
+    assert checks_of(client)[0] == 200  # the function's pool now holds a live connection
+    name = conn.info.dbname
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("alter database {} allow_connections false").format(sql.Identifier(name)))
+        admin.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s", (name,))
+    status, body = checks_of(client)
+    assert status == 503
+    assert body["status"] == "down"
+    assert body["checks"]["database"]["ok"] is False
