@@ -55,11 +55,12 @@ class JobPool:
         self._start_by = start_by  # monotonic time by which a job must be able to finish
         self._tasks: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[tuple[int, Settlement]] = queue.SimpleQueue()
-        self._deadlines: dict[int, float] = {}  # started, uncollected tasks -> monotonic deadline
+        self._deadlines: dict[int, float] = {}  # running tasks -> monotonic deadline
         self._lock = threading.Lock()
         self._threads = 0
         self._stuck = 0  # threads still running an abandoned (timed-out) job
         self._keys = itertools.count(1)
+        self._next_check = 0.0  # monotonic time of the next look for overruns
 
     def run_round(self, tasks: Iterable[Task]) -> list[Settlement]:
         """Run every task; return one Settlement per task (in no particular order)."""
@@ -97,7 +98,9 @@ class JobPool:
 
     def _work(self) -> None:
         while (task := self._tasks.get()) is not None:
-            self._done.put((task.key, self._start(task)))
+            settlement = self._start(task)
+            self._forget(task.key)  # finished: nothing left to time out
+            self._done.put((task.key, settlement))
 
     def _start(self, task: Task, tracked: bool = True) -> Settlement:
         refusal = self._refusal(task)
@@ -136,17 +139,18 @@ class JobPool:
             if waiting.pop(key, None) is None:  # an abandoned job finished late: already settled
                 self._stuck -= 1
                 continue
-            self._forget(key)
             settled.append(settlement)
-            settled.extend(self._expire(waiting))
+            if time.monotonic() >= self._next_check:
+                settled.extend(self._expire(waiting))
         return settled
 
     def _wait_seconds(self) -> float:
+        """Until the soonest deadline of a running task (at most _POLL_SECONDS)."""
         with self._lock:
             soonest = min(self._deadlines.values(), default=None)
-        if soonest is None:
-            return _POLL_SECONDS
-        return min(max(soonest - time.monotonic(), 0.0), _POLL_SECONDS)
+        now = time.monotonic()
+        self._next_check = now + _POLL_SECONDS if soonest is None else min(soonest, now + _POLL_SECONDS)
+        return max(self._next_check - now, 0.0)
 
     def _expire(self, waiting: dict[int, Task]) -> list[Settlement]:
         """Fail (retryably) and abandon every started task past its deadline."""

@@ -1,20 +1,16 @@
 """Reporting a round's settlements to the database: one complete_jobs, one fail_jobs and
-one release_jobs call per round (never one per job), then the next claim.
-
-When the backend offers `jobs_settle_and_claim` (PostgresBackend pipelines the four
-statements in one network round trip) the worker uses it; otherwise four calls.
-"""
+one release_jobs call per round, never one per job."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from shared.backend.protocol import QueueBackend
 from shared.job_runner import Settlement
-from shared.models import Completion, FailOutcome, Failure, Job, Release
+from shared.models import Completion, FailOutcome, Failure, Release
 from shared.worker_report import JobOutcome
 
 
@@ -23,12 +19,6 @@ class CheckpointRelease(Release):
     Kept here until shared.models.Release has the field itself."""
 
     checkpoint: Any = None
-
-
-@dataclass(frozen=True)
-class ClaimRequest:
-    types: list[str]
-    batch_size: int
 
 
 @dataclass
@@ -64,28 +54,13 @@ class SettleResult:
     released: set[UUID]
 
 
-class PipelinedBackend(Protocol):
-    def jobs_settle_and_claim(self, worker_id: str, completions: Sequence[Completion],
-                              failures: Sequence[Failure], releases: Sequence[Release],
-                              types: Sequence[str] | None, batch_size: int
-                              ) -> tuple[set[UUID], dict[UUID, FailOutcome], set[UUID], list[Job]]: ...
-
-
-def settle_and_claim(backend: QueueBackend, worker_id: str, settled: Sequence[Settlement],
-                     claim: ClaimRequest | None) -> tuple[list[JobOutcome], list[Job]]:
-    """Settle the round, then (when `claim` is given) claim the next batch."""
+def settle(backend: QueueBackend, worker_id: str, settled: Sequence[Settlement]) -> list[JobOutcome]:
+    """Report a round: at most one complete_jobs, one fail_jobs and one release_jobs call."""
     batch = SettleBatch.of(settled)
-    pipelined: PipelinedBackend | None = getattr(backend, "jobs_settle_and_claim", None) and backend  # type: ignore[assignment]
-    if pipelined is not None and claim is not None:
-        done, failed, released, jobs = pipelined.jobs_settle_and_claim(
-            worker_id, batch.completions, batch.failures, batch.releases, claim.types, claim.batch_size)
-        result = SettleResult(done, failed, released)
-    else:
-        result = SettleResult(backend.jobs_complete(worker_id, batch.completions),
-                              backend.jobs_fail(worker_id, batch.failures),
-                              backend.jobs_release(worker_id, batch.releases))
-        jobs = backend.jobs_claim(worker_id, claim.types, claim.batch_size) if claim else []
-    return [outcome_of(s, result) for s in settled], jobs
+    result = SettleResult(backend.jobs_complete(worker_id, batch.completions),
+                          backend.jobs_fail(worker_id, batch.failures),
+                          backend.jobs_release(worker_id, batch.releases))
+    return [outcome_of(s, result) for s in settled]
 
 
 def outcome_of(s: Settlement, result: SettleResult) -> JobOutcome:

@@ -31,13 +31,17 @@ import httpx
 from shared.backend.protocol import JobTypeInfo, QueueBackend
 from shared.config import Settings
 from shared.errors import InvalidInput, QueueError
+from shared.job_overlap import ClaimRequest, Overlap
 from shared.job_pool import JobPool, Task
 from shared.job_runner import ContextParts, Settlement, validate_payload
-from shared.job_settle import ClaimRequest, settle_and_claim
 from shared.logs import log_event
 from shared.models import Job
 from shared.processors import load_registry
 from shared.worker_report import InvocationReport, JobOutcome
+
+# Prefetch the next claim only after rounds this short: a prefetched job waits for the
+# current round, and slow rounds would keep it from other workers for that long.
+PREFETCH_BELOW_SECONDS = 0.5
 
 __all__ = ["InvocationOptions", "InvocationReport", "JobOutcome", "new_worker_id", "run_invocation"]
 
@@ -91,6 +95,8 @@ class _Invocation:
         self.ends = self.started + options.time_budget_seconds
         self.report = InvocationReport(worker_id=worker_id)
         self.infos: dict[str, JobTypeInfo] = {}
+        self.claimed = 0
+        self._last_round_seconds = float("inf")  # no prefetch before a round shows jobs are quick
         self._http: httpx.Client | None = None
         self._http_lock = threading.Lock()
         self._check_types()
@@ -117,26 +123,50 @@ class _Invocation:
 
     def _loop(self, pool: JobPool) -> None:
         self.infos = self.backend.job_types()
-        claim = self._next_claim()
-        jobs = self.backend.jobs_claim(self.worker_id, claim.types, claim.batch_size) if claim else []
-        while jobs:
-            settled = self._run_round(pool, jobs)
-            outcomes, jobs = settle_and_claim(self.backend, self.worker_id, settled,
-                                              self._next_claim(len(jobs)))
-            self._record(outcomes)
+        overlap = Overlap(self.backend, self.worker_id)
+        try:
+            request = self._next_claim()
+            jobs = self._claimed(overlap.claim_now(request)) if request else []
+            while jobs:
+                jobs = self._round(pool, overlap, jobs)
+            self._record(overlap.settled())
+        finally:
+            overlap.close()
 
-    def _next_claim(self, claiming: int = 0) -> ClaimRequest | None:
+    def _round(self, pool: JobPool, overlap: Overlap, jobs: list[Job]) -> list[Job]:
+        """Run `jobs`, hand their settlements to the background, and return the next round.
+        After a quick round the next claim is prefetched while this one runs: jobs that
+        take little time would otherwise leave the database idle, then Python idle."""
+        started = time.monotonic()
+        if self._last_round_seconds < PREFETCH_BELOW_SECONDS:
+            request = self._next_claim(starts_in=self._last_round_seconds)
+            if request is not None:
+                overlap.prefetch(request)
+        settled = self._run_round(pool, jobs)
+        self._record(overlap.settle(settled))
+        self._last_round_seconds = time.monotonic() - started
+        prefetched = overlap.claimed()
+        if prefetched is not None:
+            return self._claimed(prefetched)
+        request = self._next_claim()
+        return self._claimed(overlap.claim_now(request)) if request else []
+
+    def _claimed(self, jobs: list[Job]) -> list[Job]:
+        self.claimed += len(jobs)
+        return jobs
+
+    def _next_claim(self, starts_in: float = 0.0) -> ClaimRequest | None:
         """The next claim (types that fit the budget, batch within max_jobs), or None to stop.
-        `claiming`: jobs of the round about to be settled (not yet in the report)."""
+        `starts_in`: seconds until the claimed jobs would start (a prefetch waits a round)."""
         if self.stop.is_set():
             return None
-        left = self.ends - time.monotonic()
+        left = self.ends - time.monotonic() - starts_in
         wanted = self.options.types or sorted(self.registry)
         types = [t for t in wanted if t in self.infos and self.infos[t].enabled
                  and self.infos[t].timeout_seconds <= left]
         size = self.options.batch_size
         if self.options.max_jobs is not None:
-            size = min(size, self.options.max_jobs - self.report.claimed - claiming)
+            size = min(size, self.options.max_jobs - self.claimed)
         return ClaimRequest(types, size) if types and size > 0 else None
 
     def _run_round(self, pool: JobPool, jobs: list[Job]) -> list[Settlement]:
