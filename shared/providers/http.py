@@ -3,6 +3,7 @@ and redaction for logs."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -13,6 +14,7 @@ import httpx
 from shared.processors.base import RetryableError
 
 T = TypeVar("T")
+ADDRESS = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 
 
 def retry_after_seconds(response: httpx.Response, default: float) -> float:
@@ -44,3 +46,8 @@ def redact_address(address: str) -> str:
     if not local:
         return "***"
     return f"{local[0]}***@{domain}"
+
+
+def redact_addresses(text: str) -> str:
+    """Every email address in `text` redacted (provider error messages quote them)."""
+    return ADDRESS.sub(r"\1***@\2", text)

@@ -14,7 +14,7 @@ import httpx
 from shared.config import Settings
 from shared.processors.base import PermanentError, RateLimitedError, RetryableError
 from shared.providers.email_message import OutgoingEmail
-from shared.providers.http import retry_after_seconds, send
+from shared.providers.http import redact_addresses, retry_after_seconds, send
 
 PROVIDER = "resend"
 QUOTA_ERRORS = frozenset({"daily_quota_exceeded", "monthly_quota_exceeded"})
@@ -63,8 +63,9 @@ def raise_for_resend(response: httpx.Response) -> None:
 
 
 def _error(response: httpx.Response) -> tuple[str, str]:
+    """(name, message); addresses Resend quotes back are redacted (they end up in logs)."""
     try:
         body = response.json()
-        return str(body.get("name", "error")), str(body.get("message", ""))
+        return str(body.get("name", "error")), redact_addresses(str(body.get("message", "")))
     except ValueError:
-        return "error", response.text[:200]
+        return "error", redact_addresses(response.text[:200])

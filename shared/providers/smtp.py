@@ -12,6 +12,7 @@ import smtplib
 from shared.config import Settings
 from shared.processors.base import PermanentError, RetryableError
 from shared.providers.email_message import OutgoingEmail
+from shared.providers.http import redact_addresses
 
 PROVIDER = "smtp"
 
@@ -35,7 +36,7 @@ def send_email(settings: Settings, email: OutgoingEmail) -> str:
         raise _classify(code, error, f"{len(exc.recipients)} recipient(s) refused") from exc
     except (OSError, smtplib.SMTPException) as exc:
         raise RetryableError(f"SMTP {settings.smtp_host}:{settings.smtp_port} failed: "
-                             f"{type(exc).__name__}: {exc}") from exc
+                             f"{type(exc).__name__}: {redact_addresses(str(exc))}") from exc
     return email.message_id
 
 
@@ -50,7 +51,7 @@ def _open(smtp: smtplib.SMTP, settings: Settings) -> None:
 
 def _classify(code: int, error: bytes | str, what: str = "SMTP") -> Exception:
     """4xx replies are transient (greylisting, mailbox busy); 5xx are final."""
-    text = error.decode(errors="replace") if isinstance(error, bytes) else error
+    text = redact_addresses(error.decode(errors="replace") if isinstance(error, bytes) else error)
     if 400 <= code < 500:
         return RetryableError(f"{what}: {code} {text}")
     return PermanentError(f"{what}: {code} {text}")

@@ -246,6 +246,21 @@ def test_resend_refusals_and_exhausted_quotas_fail_permanently(context: Builder,
         run(WELCOME, context(RESEND, handler=answer(status, name)))
 
 
+def test_addresses_quoted_in_provider_errors_are_redacted(context: Builder,
+        smtp_server: tuple[Settings, Inbox]) -> None:
+    def quoting(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(422, json={"statusCode": 422, "name": "validation_error",
+                                         "message": "Invalid `to`: jane.doe@example.com is blocked"})
+
+    with pytest.raises(PermanentError) as resend_error:
+        run(WELCOME, context(RESEND, handler=quoting))
+    with pytest.raises(PermanentError) as smtp_error:
+        run({**WELCOME, "to": "someone@refused.example"}, context(smtp_server[0]))
+    assert "j***@example.com is blocked" in str(resend_error.value)
+    assert "jane.doe" not in str(resend_error.value)
+    assert "<s***@refused.example>: no such user" in str(smtp_error.value)
+
+
 def test_resend_server_errors_are_retryable(context: Builder) -> None:
     with pytest.raises(RetryableError, match="500"):
         run(WELCOME, context(RESEND, handler=answer(500, "internal_server_error")))
@@ -271,7 +286,7 @@ class Inbox:
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
         if address.endswith("@refused.example"):
-            return "550 5.1.1 no such user"
+            return f"550 5.1.1 <{address}>: no such user"
         if address.endswith("@busy.example"):
             return "451 4.3.0 mailbox busy, try later"
         envelope.rcpt_tos.append(address)
