@@ -28,6 +28,21 @@ begin
 end
 $$;
 
+-- Identity sequences: Supabase's default privileges hand them to anon and
+-- authenticated; clients have no business calling nextval on the queue's.
+do $$
+declare
+  v_seq text;
+begin
+  for v_seq in
+    select pg_catalog.pg_get_serial_sequence(c, a)
+      from (values ('public.job_queue', 'seq'), ('public.job_status_history', 'id')) as v(c, a)
+  loop
+    execute format('revoke all on sequence %s from public, anon, authenticated', v_seq);
+  end loop;
+end
+$$;
+
 grant execute on function public.enqueue_job(text, jsonb, text, timestamptz, integer, uuid[], text, text, uuid) to authenticated;
 grant execute on function public.enqueue_jobs(jsonb) to authenticated;
 
