@@ -79,6 +79,13 @@ SECTIONS: dict[str, str] = {
          where n.nspname = any(%(schemas)s::text[]) and c.relkind in ('r', 'p')
            and {NOT_FROM_EXTENSION.format(oid="c.oid")}
            and has_table_privilege(r, c.oid, priv)""",
+    "sequence grants": f"""
+        select format('grant %s on sequence %s to %s', priv, c.oid::regclass, r)
+          from pg_class c join pg_namespace n on n.oid = c.relnamespace,
+               unnest(%(roles)s::text[]) r, unnest(array['USAGE', 'SELECT', 'UPDATE']) priv
+         where n.nspname = any(%(schemas)s::text[]) and c.relkind = 'S'
+           and {NOT_FROM_EXTENSION.format(oid="c.oid")}
+           and has_sequence_privilege(r, c.oid, priv)""",
     "column grants": f"""
         select format('grant %s (%s) on %s to %s',
                       x.privilege_type, a.attname, c.oid::regclass, x.grantee::regrole)
