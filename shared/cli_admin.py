@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 
+from shared.bench import run_bench
 from shared.cli_db import describe, embedded_url, migrate_database, sql_database_url
 from shared.config import Settings
 from shared.dev_stack import DevOptions, run_dev
@@ -37,7 +37,6 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     """Run shared.bench against DATABASE_URL, or a separate embedded database."""
     url = settings.database_url or embedded_url(settings, BENCH_DATABASE)
     migrate_database(url, settings)
-    bench = importlib.import_module("shared.bench")
-    bench.run_bench(url, jobs=args.jobs, runs=args.runs, batch_size=args.batch, workers=args.workers,
-                    as_json=args.json)
+    given = {"jobs": args.jobs, "runs": args.runs, "batch_size": args.batch, "workers": args.workers}
+    run_bench(url, as_json=args.json, **{name: value for name, value in given.items() if value is not None})
     return 0

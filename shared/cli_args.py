@@ -34,25 +34,23 @@ def interval(text: str) -> float:
     return seconds
 
 
-def batch_size(text: str) -> int:
-    """An integer from 1 to 1000 (what one claim may take)."""
+def _int_at_least(text: str, low: int, high: int | None, allowed: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer from 1 to 1000") from None
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"{value} is not between 1 and 1000")
+        raise argparse.ArgumentTypeError(f"{text!r} is not {allowed}") from None
+    if value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(f"{value} is not {allowed}")
     return value
+
+
+def batch_size(text: str) -> int:
+    """An integer from 1 to 1000 (what one claim may take)."""
+    return _int_at_least(text, 1, 1000, "an integer from 1 to 1000")
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
-    return value
+    return _int_at_least(text, 1, None, "a positive integer")
 
 
 def json_object(text: str) -> dict[str, Any]:

@@ -75,11 +75,10 @@ def add_admin(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
     _sub(subparsers, "migrate", cli_admin.cmd_migrate, "apply the SQL migrations (safe to re-run)",
          "Apply supabase/migrations to DATABASE_URL, or to the embedded PostgreSQL when it is unset.")
     bench = _sub(subparsers, "bench", cli_admin.cmd_bench, "benchmark enqueue and drain of no-op jobs")
-    bench.add_argument("--jobs", type=cli_args.positive_int, default=10_000,
-                       help="jobs per run (default 10000)")
-    bench.add_argument("--runs", type=cli_args.positive_int, default=3, help="drain runs; the median counts")
-    bench.add_argument("--batch", type=cli_args.batch_size, default=100, help="jobs per claim (default 100)")
-    bench.add_argument("--workers", type=cli_args.positive_int, default=1, help="worker threads (default 1)")
+    bench.add_argument("--jobs", type=cli_args.positive_int, help="jobs per drain run (default 10000)")
+    bench.add_argument("--runs", type=cli_args.positive_int, help="drain runs; the median counts (default 3)")
+    bench.add_argument("--batch", type=cli_args.batch_size, help="jobs per claim, 1-1000 (default 1000)")
+    bench.add_argument("--workers", type=cli_args.positive_int, help="worker processes at once (default 1)")
     bench.add_argument("--json", action="store_true", help="machine-readable results")
 
 

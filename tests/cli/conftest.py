@@ -6,14 +6,11 @@ Nothing faked.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
-import psycopg
 import pytest
-from psycopg import sql
 
-from tests.conftest import database_url
+from tests.functions.conftest import empty_db_url
+
+__all__ = ["ENV_NAMES", "empty_db_url"]
 
 # Settings the CLI reads; cleared so the machine's environment cannot leak in.
 ENV_NAMES = ("DATABASE_URL", "SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "QUEUE_WORKER_SECRET",
@@ -27,15 +24,3 @@ def cli_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", db_url)
     return db_url
-
-
-@pytest.fixture
-def empty_db_url(pg_server_url: str) -> Iterator[str]:
-    """A database on the test server that no migration has touched."""
-    name = f"qw_cli_empty_{os.getpid()}"
-    with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    yield database_url(pg_server_url, name)
-    with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))

@@ -7,9 +7,11 @@ script in a subprocess. Nothing faked.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -89,3 +91,22 @@ def test_the_console_script_reports_bad_input_with_status_2(tmp_path: Path) -> N
                             env=env, timeout=60, check=False)
     assert result.returncode == 2
     assert "unknown job type 'nope'" in result.stderr
+
+
+def test_bench_runs_the_benchmark_and_prints_json(cli_env: str, conn: psycopg.Connection[Any],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--jobs", "30", "--runs", "1", "--batch", "10", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["jobs"], result["runs"], result["batch_size"]) == (30, 1, 10)
+    assert result["drain"]["completed_runs"] == [30]
+    leftover = conn.execute("select count(*) as n from job_queue where status = 'pending'").fetchone()
+    assert leftover == {"n": 0}
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["bench", "--batch", "0"], "0 is not an integer from 1 to 1000"),
+    (["bench", "--jobs", "many"], "'many' is not a positive integer")])
+def test_bench_refuses_bad_options_with_status_2(argv: list[str], message: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_status(argv) == 2
+    assert message in capsys.readouterr().err

@@ -92,7 +92,7 @@ def test_process_once_json_prints_the_full_report(cli_env: str, conn: Conn,
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["process", "--once", "--type", "nope"], "unknown job type(s) nope; known: "),
-    (["process", "--once", "--batch", "0"], "0 is not between 1 and 1000"),
+    (["process", "--once", "--batch", "0"], "0 is not an integer from 1 to 1000"),
     (["process", "--once", "--batch", "abc"], "'abc' is not an integer from 1 to 1000"),
     (["process", "--every", "0"], "too short"),
     (["process", "--budget", "5 minutes"], "is not a duration"),

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID
@@ -95,17 +95,10 @@ def dev_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env | {"LOCAL_DIR": str(tmp_path / "local")} | extra
 
 
-def group_is_gone(pgid: int) -> bool:
+def is_gone(kill: Callable[[int, int], None], pid: int) -> bool:
+    """Whether signal 0 finds nothing: `os.kill` for a process, `os.killpg` for a group."""
     try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
-def pid_is_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
+        kill(pid, 0)
     except ProcessLookupError:
         return True
     return False
@@ -122,7 +115,7 @@ def assert_processes_a_job_end_to_end(dev: DevProcess, url: str) -> UUID:
 def assert_stopped_cleanly(dev: DevProcess, server_pid: int, port_url: str) -> None:
     assert dev.stop() == 0
     assert "queue-worker dev: stopped" in [*dev.seen, *iter_queue(dev.lines)]
-    assert group_is_gone(server_pid), "the function server (or its worker) is still running"
+    assert is_gone(os.killpg, server_pid), "the function server (or its worker) is still running"
     with pytest.raises(httpx.TransportError):
         httpx.get(port_url, timeout=2)
 
@@ -159,9 +152,9 @@ def test_dev_without_database_url_runs_on_the_embedded_postgres_and_stops_it(tmp
         postmaster_pid = int((pgdata / "postmaster.pid").read_text().split()[0])
     assert_stopped_cleanly(dev, server_pid, url)
     deadline = time.monotonic() + 20
-    while not pid_is_gone(postmaster_pid) and time.monotonic() < deadline:
+    while not is_gone(os.kill, postmaster_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert pid_is_gone(postmaster_pid), "the embedded PostgreSQL is still running"
+    assert is_gone(os.kill, postmaster_pid), "the embedded PostgreSQL is still running"
     assert not (pgdata / "postmaster.pid").exists()
 
 

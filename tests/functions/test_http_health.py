@@ -6,9 +6,7 @@ the processor registry. Nothing faked; the unreachable database is a closed loca
 
 from __future__ import annotations
 
-import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,6 @@ from psycopg import sql
 from shared import http_api
 from shared.config import REPO_ROOT
 from shared.processors import load_registry
-from tests.conftest import database_url
 from tests.functions.conftest import AUTH, free_port
 from tests.sql.factories import make_job
 
@@ -92,17 +89,6 @@ def test_a_migration_file_the_database_has_not_run_is_degraded(
     assert body["status"] == "degraded"
     assert body["checks"]["migrations"]["missing"] == ["20991231000000"]
     assert "queue-worker migrate" in body["checks"]["migrations"]["hint"]
-
-
-@pytest.fixture
-def empty_db_url(pg_server_url: str) -> Iterator[str]:
-    """A database on the test server that no migration has touched."""
-    name = f"qw_empty_{os.getpid()}"
-    with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    yield database_url(pg_server_url, name)
-    with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def test_an_unmigrated_database_is_degraded_not_an_error(
