@@ -34,7 +34,8 @@ class SettleBatch:
         batch = cls()
         for s in settled:
             if s.kind == "complete":
-                batch.completions.append(Completion(id=s.job.id, result=s.result))
+                # Built, not validated: the id came from the database, the result is JSON data already.
+                batch.completions.append(Completion.model_construct(id=s.job.id, result=s.result))
             elif s.kind == "fail":
                 batch.failures.append(Failure(id=s.job.id, error=s.error or "failed", retryable=s.retryable,
                                               retry_after_seconds=s.retry_after))

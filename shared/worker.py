@@ -34,7 +34,7 @@ from shared.errors import InvalidInput, QueueError
 from shared.job_overlap import ClaimRequest, Overlap
 from shared.job_pool import JobPool, Task
 from shared.job_runner import ContextParts, Settlement, validate_payload
-from shared.logs import log_event
+from shared.logs import LOGGER_NAME, log_event
 from shared.models import Job
 from shared.processors import load_registry
 from shared.worker_report import InvocationReport, JobOutcome
@@ -185,6 +185,8 @@ class _Invocation:
 
     def _record(self, outcomes: list[JobOutcome]) -> None:
         self.report.add(outcomes)
+        if not logging.getLogger(LOGGER_NAME).isEnabledFor(logging.INFO):
+            outcomes = [o for o in outcomes if o.outcome != "completed"]  # only WARNING lines would show
         for o in outcomes:
             level = logging.INFO if o.outcome == "completed" else logging.WARNING
             log_event(level, f"job {o.outcome}", job_id=str(o.id), type=o.type, attempt=o.attempt,
@@ -210,6 +212,8 @@ class _Invocation:
 
     def _client(self) -> httpx.Client:
         """The invocation's shared HTTP client, created when a processor first needs a context."""
+        if self._http is not None:  # the common case, without the lock
+            return self._http
         with self._http_lock:
             if self._http is None:
                 self._http = httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False)

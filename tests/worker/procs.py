@@ -24,7 +24,7 @@ class Anything(BaseModel):
 class Counted(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    n: int = Field(ge=0, le=10)
+    n: int = Field(ge=0, le=20)
     label: str = "x"
 
 

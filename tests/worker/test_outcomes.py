@@ -161,7 +161,7 @@ def test_an_invalid_payload_is_dead_lettered_naming_each_bad_field(
     report = run(backend, settings, processor("t_val", handle, Counted))
     letter = conn.execute("select last_error from job_dead_letter where job_id = %s", (job_id,)).fetchone()
     assert letter is not None
-    assert "payload.n: Input should be less than or equal to 10" in letter["last_error"]
+    assert "payload.n: Input should be less than or equal to 20" in letter["last_error"]
     assert "payload.extra: Extra inputs are not permitted" in letter["last_error"]
     assert calls == []
     assert report.dead_lettered == 1

@@ -16,7 +16,7 @@ from shared.config import Settings
 from shared.processors.base import JobContext
 from shared.worker import InvocationOptions, run_invocation
 from tests.worker.conftest import AddType, Conn, enqueue, history, job_row
-from tests.worker.procs import ok, processor
+from tests.worker.procs import Counted, ok, processor
 
 
 def test_stop_releases_the_jobs_not_yet_started_without_burning_attempts(
@@ -104,3 +104,27 @@ def test_the_context_carries_the_job_and_the_invocation(
     assert ctx.settings is settings
     assert ctx.backend is backend
     assert ctx.http.is_closed  # the invocation's client is closed when it ends
+
+
+def test_a_prefetched_round_is_released_untouched_when_stop_comes(
+        backend: PostgresBackend, settings: Settings, add_type: AddType, conn: Conn) -> None:
+    add_type("t_pre")
+    stop = threading.Event()
+    ran: list[int] = []
+
+    def handle(payload: Any, ctx: JobContext) -> Any:
+        ran.append(payload.n)
+        if payload.n == 4:  # first job of the second round: quick rounds so far, so round 3 is prefetched
+            stop.set()
+        return {}
+
+    ids = enqueue(backend, "t_pre", *[{"n": n} for n in range(12)])
+    options = InvocationOptions(batch_size=4, concurrency=1, time_budget_seconds=40)
+    registry = {"t_pre": processor("t_pre", handle, Counted)}
+    report = run_invocation(backend, settings, options, registry=registry, stop=stop)
+    assert ran == [0, 1, 2, 3, 4]
+    assert (report.completed, report.released) == (5, 7)
+    assert report.claimed == 12  # rounds 1 and 2, and round 3 claimed while round 2 ran
+    rows = conn.execute("select status, attempts from job_queue where id = any(%s) order by seq",
+                        (ids,)).fetchall()
+    assert [(r["status"], r["attempts"]) for r in rows[5:]] == [("pending", 0)] * 7
