@@ -54,3 +54,18 @@ def make_ctx(backend: PostgresBackend, http: httpx.Client,
                           previous_result=previous_result)
 
     return make
+
+
+EmailContext = Callable[..., JobContext]
+
+
+@pytest.fixture
+def context(make_ctx: MakeContext) -> EmailContext:
+    """Email JobContexts over the test database (circuit breakers live there), HTTP through `handler`."""
+
+    def build(settings: Settings, *, handler: Callable[[httpx.Request], httpx.Response] | None = None,
+              job_id: uuid.UUID | None = None) -> JobContext:
+        transport = httpx.MockTransport(handler or (lambda r: httpx.Response(599)))
+        return make_ctx(settings, job_type="email", job_id=job_id, client=httpx.Client(transport=transport))
+
+    return build

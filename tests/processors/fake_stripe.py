@@ -13,9 +13,11 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.processors.local_server import serve
 
 Answer = tuple[int, dict[str, Any], dict[str, str]]
 
@@ -95,21 +97,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a caller killed mid-request (the crash tests) is expected, not news
-
-
 @contextmanager
 def fake_stripe() -> Iterator[tuple[str, StripeState]]:
     """Serve a fresh fake Stripe on a free local port; yields (base URL, state)."""
     state = StripeState()
-    handler = type("Handler", (_Handler,), {"state": state})
-    server = _QuietServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(type("Handler", (_Handler,), {"state": state})) as url:
+        yield url, state

@@ -4,11 +4,12 @@ the TTS API when the worker builds its own HTTP client. Audio = `[input]` as byt
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.processors.local_server import serve
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -32,11 +33,5 @@ class _Handler(BaseHTTPRequestHandler):
 def fake_tts() -> Iterator[tuple[str, list[str]]]:
     """Serve on a free local port; yields (base URL, the inputs received)."""
     inputs: list[str] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Handler,), {"inputs": inputs}))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", inputs
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(type("Handler", (_Handler,), {"inputs": inputs})) as url:
+        yield url, inputs
