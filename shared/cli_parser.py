@@ -48,7 +48,7 @@ def add_process(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     process.add_argument("--type", type=cli_args.job_types, metavar="TYPES",
                          help="only these types: email,audio")
     process.add_argument("--batch", type=cli_args.batch_size, metavar="N", help="jobs per claim, 1-1000")
-    process.add_argument("--budget", type=cli_args.duration, metavar="DURATION",
+    process.add_argument("--budget", type=cli_args.interval, metavar="DURATION",
                          help="time budget per invocation (default QUEUE_WORKER_TIME_BUDGET_SECONDS)")
     process.add_argument("--max-jobs", type=cli_args.positive_int, metavar="N", help="claim at most N jobs")
     process.add_argument("--every", type=cli_args.interval, default=5.0, metavar="DURATION",
