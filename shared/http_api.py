@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from pydantic import ValidationError
+
 from shared.backend import QueueBackend, backend_from_settings
 from shared.config import Settings
 from shared.errors import DatabaseUnavailable, InvalidInput, NotAllowed, NotFound, QueueError
@@ -55,12 +57,22 @@ _backend: QueueBackend | None = None
 
 
 def settings() -> Settings:
-    """This process's settings, read from the environment once."""
+    """This process's settings, read from the environment once; 503 when they are invalid."""
     global _settings
     with _lock:
         if _settings is None:
-            _settings = Settings()
+            try:
+                _settings = Settings()
+            except ValidationError as exc:
+                raise configuration_problem(exc) from None
         return _settings
+
+
+def configuration_problem(exc: ValidationError) -> HttpProblem:
+    """503 naming each invalid setting and what is wrong, never echoing its value."""
+    problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+    return HttpProblem(503, "NotConfigured", f"invalid configuration: {problems}",
+                       hint="fix these environment variables")
 
 
 def registry() -> dict[str, ModuleType]:

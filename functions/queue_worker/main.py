@@ -34,7 +34,7 @@ def request_id_for(request: flask.Request) -> str:
     return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
-def answer(request: flask.Request) -> tuple[int, dict[str, Any], dict[str, str]]:
+def answer(request: flask.Request, request_id: str) -> tuple[int, dict[str, Any], dict[str, str]]:
     """(status, body, extra headers) for one request; every failure becomes a status."""
     api_request = http_api.ApiRequest(request.method, request.args.to_dict(flat=False), request.get_data())
     try:
@@ -47,14 +47,14 @@ def answer(request: flask.Request) -> tuple[int, dict[str, Any], dict[str, str]]
     except QueueError as error:
         return http_api.status_for(error), error.to_dict(), {}
     except Exception:
-        log_exception("unexpected error in the worker function", method=request.method)
+        log_exception("unexpected error in the worker function", request_id=request_id)
         return 500, {"error": "InternalError", "message": "unexpected error; see the function's logs"}, {}
 
 
 @functions_framework.http
 def queue_worker(request: flask.Request) -> flask.Response:
     started, request_id = time.perf_counter(), request_id_for(request)
-    status, body, headers = answer(request)
+    status, body, headers = answer(request, request_id)
     log_event(logging.INFO, "request", request_id=request_id, method=request.method,
               action=request.args.get("action", "process")[:40], status=status,
               duration_ms=round((time.perf_counter() - started) * 1000, 1))

@@ -87,3 +87,16 @@ def test_a_sane_caller_request_id_is_kept_and_a_hostile_one_replaced(client: Fla
     assert kept.json["request_id"] == "sched-42"
     replaced = client.get("/?action=stats", headers=AUTH | {"X-Request-Id": "a b\"<script>"})
     assert replaced.headers["X-Request-Id"] != "a b\"<script>"
+
+
+def test_an_invalid_setting_is_503_naming_it_without_echoing_its_value(
+        client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared import http_api
+
+    monkeypatch.setenv("QUEUE_WORKER_DEFAULT_BATCH", "5000-secret-looking-value")
+    http_api.reset()
+    response = client.get("/?action=health", headers=AUTH)
+    assert response.status_code == 503
+    assert response.json is not None
+    assert "QUEUE_WORKER_DEFAULT_BATCH" in response.json["message"]
+    assert "secret-looking" not in response.get_data(as_text=True)
