@@ -16,6 +16,7 @@ import pydantic
 import pytest
 
 from shared.backend.postgres import PostgresBackend
+from shared.backend.protocol import QueueBackend
 from shared.config import Settings
 from shared.processors import payout
 from shared.processors.base import PermanentError, RateLimitedError, RetryableError
@@ -122,7 +123,7 @@ def test_a_balance_below_the_minimum_is_skipped_with_the_reason_and_nothing_is_r
 class CrashBeforeSettle:
     """Wraps the backend; the first payout_settle "kills the worker" before the DB write."""
 
-    def __init__(self, inner: PostgresBackend) -> None:
+    def __init__(self, inner: QueueBackend) -> None:
         self.inner = inner
         self.crashed = False
 
