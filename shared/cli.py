@@ -25,6 +25,7 @@ from shared.cli_args import UsageError
 from shared.cli_parser import build_parser
 from shared.config import Settings
 from shared.errors import QueueError
+from shared.job_input import field_errors
 
 
 def fail(command: str, message: str, hint: str | None = None) -> int:
@@ -43,8 +44,9 @@ def run(args: argparse.Namespace) -> int:
     except psycopg.Error as exc:
         return fail(args.command, f"database error: {str(exc).strip()}",
                     "check DATABASE_URL and that the server is up")
-    except ValidationError as exc:
-        return fail(args.command, f"invalid configuration: {exc}", "check the environment and .env")
+    except ValidationError as exc:  # name each setting, never echo its value
+        problems = "; ".join(f"{error['field'].upper()}: {error['message']}" for error in field_errors(exc))
+        return fail(args.command, f"invalid configuration: {problems}", "check the environment and .env")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,7 +26,7 @@ from shared.errors import DatabaseUnavailable, InvalidInput, NotAllowed, NotFoun
 from shared.health import down_report, health_report
 from shared.http_params import HttpProblem, json_body, parse_batch, parse_types, parse_uuid
 from shared.http_shutdown import stop_on_shutdown
-from shared.job_input import JobRejected, new_job
+from shared.job_input import JobRejected, field_errors, new_job
 from shared.processors import load_registry
 from shared.worker import InvocationOptions, run_invocation
 
@@ -70,7 +70,7 @@ def settings() -> Settings:
 
 def configuration_problem(exc: ValidationError) -> HttpProblem:
     """503 naming each invalid setting and what is wrong, never echoing its value."""
-    problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+    problems = "; ".join(f"{error['field'].upper()}: {error['message']}" for error in field_errors(exc))
     return HttpProblem(503, "NotConfigured", f"invalid configuration: {problems}",
                        hint="fix these environment variables")
 

@@ -28,7 +28,7 @@ class JobRejected(InvalidInput):
         return {**super().to_dict(), "fields": self.fields}
 
 
-def _field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
+def field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
     """One {field, message} per pydantic error; fields are dotted paths under `prefix`."""
     return [{"field": ".".join([prefix, *(str(part) for part in error["loc"])]).strip("."),
              "message": error["msg"]} for error in exc.errors()]
@@ -48,7 +48,7 @@ def payload_errors(module: ModuleType, payload: Any) -> list[dict[str, str]]:
     try:
         module.Payload.model_validate(payload)
     except ValidationError as exc:
-        return _field_errors(exc, "payload")
+        return field_errors(exc, "payload")
     return []
 
 
@@ -61,7 +61,7 @@ def new_job(body: Mapping[str, Any], registry: Mapping[str, ModuleType]) -> NewJ
         job = NewJob.model_validate(dict(body))
     except ValidationError as exc:
         seen = {error["field"] for error in errors}
-        errors += [e for e in _field_errors(exc) if e["field"] not in seen]
+        errors += [e for e in field_errors(exc) if e["field"] not in seen]
     if errors:
         raise JobRejected(errors)
     return job

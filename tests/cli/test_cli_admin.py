@@ -110,3 +110,12 @@ def test_bench_refuses_bad_options_with_status_2(argv: list[str], message: str,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_status(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_invalid_setting_fails_with_status_1_naming_it_without_its_value(
+        cli_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DB_POOL_MAX", "0-secret-looking-value")
+    assert main(["stats"]) == 1
+    err = capsys.readouterr().err
+    assert "invalid configuration: DB_POOL_MAX: " in err
+    assert "secret-looking" not in err
