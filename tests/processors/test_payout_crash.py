@@ -1,5 +1,6 @@
 """Never pays twice: a worker process killed between Stripe creating the transfer and
-the database recording it, then the next invocation, makes exactly one transfer.
+the database recording it, then the next invocation, makes exactly one transfer; and
+two payout jobs of one seller running at once make one transfer.
 
 Real: PostgreSQL, a worker in a separate Python process running the real payout
 processor through run_invocation, a real SIGKILL, cleanup_stuck_jobs, and a second
@@ -22,7 +23,9 @@ import psycopg
 from shared.backend.postgres import PostgresBackend
 from shared.config import REPO_ROOT, Settings
 from shared.models import NewJob
+from shared.processors import payout
 from shared.worker import InvocationOptions, run_invocation
+from tests.processors.conftest import MakeContext
 from tests.processors.fake_stripe import fake_stripe
 from tests.processors.test_payout import SALES, add_seller
 
@@ -31,7 +34,9 @@ WORKER = """
 import sys
 from shared.backend.postgres import PostgresBackend
 from shared.config import Settings
+from shared.processors import payout
 from shared.worker import InvocationOptions, run_invocation
+from tests.processors.conftest import MakeContext
 
 run_invocation(PostgresBackend(sys.argv[1]), Settings(_env_file=None),
                InvocationOptions(types=["payout"], batch_size=1, time_budget_seconds=120),
@@ -83,3 +88,30 @@ def test_a_worker_killed_after_stripe_made_the_transfer_pays_once_after_the_retr
     assert ledger.fetchone() == {"total": 0}
     emails = conn.execute("select count(*) as n from job_queue where type = 'email'").fetchone()
     assert emails == {"n": 1}
+
+
+def test_two_payout_jobs_for_one_seller_at_the_same_time_make_one_transfer(
+        conn: Conn, make_ctx: MakeContext) -> None:
+    seller = add_seller(conn, SALES)
+    with fake_stripe() as (stripe_url, stripe):
+        settings = Settings(stripe_api_base=stripe_url, stripe_secret_key=stripe.key)
+        barrier, results = threading.Barrier(2), []
+
+        def one_job() -> None:
+            ctx = make_ctx(settings, job_type="payout")
+            barrier.wait(10)
+            results.append(payout.handle(payout.Payload(seller_id=seller), ctx))
+
+        threads = [threading.Thread(target=one_job) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert len(results) == 2
+    assert len(stripe.transfers) == 1
+    [paid] = conn.execute("select id, transfer_id from payouts where status = 'paid'").fetchall()
+    # Usually both resume the one payout; if one job finished before the other began,
+    # the later one finds nothing left to pay. Either way: one payout, one transfer.
+    for result in results:
+        assert (result["status"], result["payout_id"]) in {("paid", paid["id"]), ("skipped", result["payout_id"])}
+    assert "paid" in {r["status"] for r in results}
