@@ -54,13 +54,14 @@ class JobPool:
         self._stop = stop
         self._start_by = start_by  # monotonic time by which a job must be able to finish
         self._tasks: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
-        self._done: queue.SimpleQueue[tuple[int, Settlement]] = queue.SimpleQueue()
+        self._finished: list[tuple[int, Settlement]] = []  # results not yet collected
+        self._wake = threading.Event()  # set when len(_finished) reaches _wake_at
+        self._wake_at = 1
         self._deadlines: dict[int, float] = {}  # running tasks -> monotonic deadline
         self._lock = threading.Lock()
         self._threads = 0
         self._stuck = 0  # threads still running an abandoned (timed-out) job
         self._keys = itertools.count(1)
-        self._next_check = 0.0  # monotonic time of the next look for overruns
 
     def run_round(self, tasks: Iterable[Task]) -> list[Settlement]:
         """Run every task; return one Settlement per task (in no particular order)."""
@@ -99,8 +100,11 @@ class JobPool:
     def _work(self) -> None:
         while (task := self._tasks.get()) is not None:
             settlement = self._start(task)
-            self._forget(task.key)  # finished: nothing left to time out
-            self._done.put((task.key, settlement))
+            with self._lock:
+                self._deadlines.pop(task.key, None)  # finished: nothing left to time out
+                self._finished.append((task.key, settlement))
+                if len(self._finished) >= self._wake_at:
+                    self._wake.set()
 
     def _start(self, task: Task, tracked: bool = True) -> Settlement:
         refusal = self._refusal(task)
@@ -129,28 +133,33 @@ class JobPool:
         return bool(self._parts.backend.job_progress(job.id, job.progress, None, self._parts.worker_id))
 
     def _collect(self, waiting: dict[int, Task]) -> list[Settlement]:
+        """Wait for the round's tasks; the caller wakes when all are done or a deadline may
+        have passed, not once per task (thousands of wake-ups cost more than no-op jobs)."""
         settled: list[Settlement] = []
         while waiting:
-            try:
-                key, settlement = self._done.get(timeout=self._wait_seconds())
-            except queue.Empty:
-                settled.extend(self._expire(waiting))
-                continue
-            if waiting.pop(key, None) is None:  # an abandoned job finished late: already settled
-                self._stuck -= 1
-                continue
-            settled.append(settlement)
-            if time.monotonic() >= self._next_check:
-                settled.extend(self._expire(waiting))
+            with self._lock:
+                self._wake_at = len(waiting)
+                done = len(self._finished) >= self._wake_at
+            if not done:
+                self._wake.wait(self._wait_seconds())
+            with self._lock:
+                finished, self._finished = self._finished, []
+                self._wake.clear()
+            for key, settlement in finished:
+                if waiting.pop(key, None) is None:  # an abandoned job finished late: already settled
+                    self._stuck -= 1
+                else:
+                    settled.append(settlement)
+            settled.extend(self._expire(waiting))
         return settled
 
     def _wait_seconds(self) -> float:
         """Until the soonest deadline of a running task (at most _POLL_SECONDS)."""
         with self._lock:
             soonest = min(self._deadlines.values(), default=None)
-        now = time.monotonic()
-        self._next_check = now + _POLL_SECONDS if soonest is None else min(soonest, now + _POLL_SECONDS)
-        return max(self._next_check - now, 0.0)
+        if soonest is None:
+            return _POLL_SECONDS
+        return min(max(soonest - time.monotonic(), 0.0), _POLL_SECONDS)
 
     def _expire(self, waiting: dict[int, Task]) -> list[Settlement]:
         """Fail (retryably) and abandon every started task past its deadline."""
