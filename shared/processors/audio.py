@@ -58,7 +58,9 @@ def handle(payload: Payload, ctx: JobContext) -> dict[str, Any]:
     storage = storage_for(ctx.settings)
     key = f"tracks/{payload.track_id}/{ctx.job_id}.{payload.format}"
     chunks = _chunks(payload, ctx.settings.tts_chunk_chars)
-    if not storage.exists(key):  # else: stored by an attempt that died before finishing
+    if storage.exists(key):  # stored by an attempt that died before finishing: tidy up only
+        storage.delete([part_key(key, i) for i in range(len(chunks))])
+    else:
         _render(payload, ctx, storage, key, chunks)
     _enqueue_email(payload, ctx, storage, key)
     ctx.progress(100, "stored")
