@@ -55,7 +55,9 @@ class Settings(BaseSettings):
     payout_fee_bps: int = Field(1000, ge=0, le=10000, description="Platform fee, basis points of the balance")
     payout_min_cents: int = Field(1000, ge=1, description="Balances that net below this are skipped")
     payout_currency: str = Field("usd", pattern="^[a-z]{3}$", description="Default payout currency")
-    tts_provider: str = Field("openai", pattern="^(openai|elevenlabs)$", description="Text-to-speech API")
+    tts_provider: str | None = Field(None, pattern="^(openai|elevenlabs|local)$",
+                                     description="openai|elevenlabs|local; default openai with TTS_API_KEY, "
+                                     "else local (silence of the speech's length, no network)")
     tts_api_base: str | None = Field(None, description="TTS API root; default per provider")
     tts_api_key: SecretStr | None = Field(None, description="TTS API key")
     tts_model: str | None = Field(None, description="TTS model; default per provider")

@@ -22,6 +22,7 @@ from shared.models import NewJob
 from shared.processors.audio_delegate import PROVIDER, render_remote
 from shared.processors.audio_render import assemble, part_key, render_parts, split_text
 from shared.processors.base import JobContext
+from shared.providers import tts
 from shared.providers.http import redact_address
 from shared.storage import Storage, storage_for
 
@@ -51,7 +52,9 @@ class Payload(BaseModel):
 
 
 def missing_settings(settings: Settings) -> list[str]:
-    return [] if settings.tts_api_key or settings.audio_processor_url else ["TTS_API_KEY"]
+    """TTS_API_KEY when a hosted TTS provider is chosen without one (local needs none)."""
+    hosted = tts.provider_for(settings) != "local" and not settings.audio_processor_url
+    return ["TTS_API_KEY"] if hosted and settings.tts_api_key is None else []
 
 
 def handle(payload: Payload, ctx: JobContext) -> dict[str, Any]:
@@ -64,9 +67,9 @@ def handle(payload: Payload, ctx: JobContext) -> dict[str, Any]:
         _render(payload, ctx, storage, key, chunks)
     _enqueue_email(payload, ctx, storage, key)
     ctx.progress(100, "stored")
+    provider = "audio_processor" if ctx.settings.audio_processor_url else tts.provider_for(ctx.settings)
     return {"track_id": payload.track_id, "key": key, "location": storage.location(key),
-            "storage": storage.kind, "chunks": len(chunks), "format": payload.format,
-            "provider": ctx.settings.tts_provider}
+            "storage": storage.kind, "chunks": len(chunks), "format": payload.format, "provider": provider}
 
 
 def _chunks(payload: Payload, limit: int) -> list[str]:

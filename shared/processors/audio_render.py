@@ -64,11 +64,18 @@ def render_parts(ctx: JobContext, storage: Storage, key: str, chunks: list[str],
         if done_here and ctx.deadline_seconds() < slowest + SAFETY_SECONDS:
             raise CheckpointAndContinue({"checkpoint": "audio", "chunks_done": index, "chunks": len(chunks)})
         started = time.monotonic()
-        audio = guarded(ctx, ctx.settings.tts_provider, partial(
-            tts.synthesize, ctx.http, ctx.settings, chunk, voice, encoding))
+        audio = _synthesize(ctx, chunk, voice, encoding)
         storage.put(part_key(key, index), audio, "application/octet-stream")
         slowest, done_here = max(slowest, time.monotonic() - started), done_here + 1
         _report(ctx, index + 1, len(chunks))
+
+
+def _synthesize(ctx: JobContext, text: str, voice: str, encoding: tts.Encoding) -> bytes:
+    """One chunk through the TTS provider, behind its circuit breaker (the local stand-in
+    cannot fail the way a remote API does, so it has none)."""
+    provider = tts.provider_for(ctx.settings)
+    call = partial(tts.synthesize, ctx.http, ctx.settings, text, voice, encoding)
+    return call() if provider == "local" else guarded(ctx, provider, call)
 
 
 def _report(ctx: JobContext, done: int, total: int) -> None:

@@ -25,11 +25,20 @@ DEFAULTS = {"openai": ("https://api.openai.com", "gpt-4o-mini-tts"),
 QUOTA_MARKERS = ("quota", "insufficient", "billing")
 
 
+def provider_for(settings: Settings) -> str:
+    """TTS_PROVIDER, else openai when TTS_API_KEY is set, else the local stand-in."""
+    return settings.tts_provider or ("openai" if settings.tts_api_key else "local")
+
+
 def synthesize(http: httpx.Client, settings: Settings, text: str, voice: str, encoding: Encoding) -> bytes:
-    """One chunk of speech from settings.tts_provider."""
+    """One chunk of speech from the configured provider."""
+    provider = provider_for(settings)
+    if provider == "local":
+        from shared.providers import tts_local
+
+        return tts_local.synthesize(text, encoding)
     if settings.tts_api_key is None:
         raise PermanentError("TTS_API_KEY is not set")
-    provider = settings.tts_provider
     base, model = DEFAULTS[provider]
     base, model = (settings.tts_api_base or base).rstrip("/"), settings.tts_model or model
     key = settings.tts_api_key.get_secret_value()

@@ -26,6 +26,7 @@ from shared.config import Settings
 from shared.processors import audio
 from shared.processors.audio_render import split_text
 from shared.processors.base import CheckpointAndContinue, PermanentError, RateLimitedError, RetryableError
+from shared.providers import tts_local
 from tests.processors.conftest import MakeContext
 
 Conn = psycopg.Connection[dict[str, Any]]
@@ -247,6 +248,23 @@ def test_a_bad_payload_is_rejected_naming_the_problem(body: dict[str, Any], mess
     assert message in str(caught.value)
 
 
-def test_health_names_the_missing_tts_key() -> None:
-    assert audio.missing_settings(Settings()) == ["TTS_API_KEY"]
-    assert audio.missing_settings(Settings(tts_api_key="k")) == []
+def test_health_names_the_missing_tts_key_only_for_a_hosted_provider() -> None:
+    assert audio.missing_settings(Settings(tts_provider="openai")) == ["TTS_API_KEY"]
+    assert audio.missing_settings(Settings(tts_provider="elevenlabs", tts_api_key="k")) == []
+    assert audio.missing_settings(Settings()) == []  # the local stand-in
+
+
+def test_without_a_tts_key_the_local_stand_in_renders_playable_silence_of_the_right_length(
+        tmp_path: Path, make_ctx: MakeContext) -> None:
+    fake = FakeTTS()
+    settings = Settings(local_dir=tmp_path)
+    mp3 = render(make_ctx, settings, fake, BODY)
+    wav = render(make_ctx, settings, fake, {**BODY, "format": "wav"})
+    assert fake.requests == []
+    assert mp3["provider"] == "local"
+    data = Path(mp3["location"]).read_bytes()
+    assert data.startswith(tts_local.MP3_FRAME)
+    assert len(data) % len(tts_local.MP3_FRAME) == 0
+    with wave.open(str(wav["location"])) as reader:
+        seconds = reader.getnframes() / reader.getframerate()
+    assert seconds == pytest.approx(len(SCRIPT.split()) * tts_local.SECONDS_PER_WORD)
