@@ -55,6 +55,10 @@ class Overlap:
             self._settling = self._executor.submit(settle, self._backend, self._worker_id, settled)
         return previous
 
+    def settling(self) -> bool:
+        """Whether a settle was started and not yet collected."""
+        return self._settling is not None
+
     def settled(self) -> list[JobOutcome]:
         """The outcomes of the settle in flight (waiting for it), or [] if none."""
         settling, self._settling = self._settling, None

@@ -125,8 +125,7 @@ class _Invocation:
         self.infos = self.backend.job_types()
         overlap = Overlap(self.backend, self.worker_id)
         try:
-            request = self._next_claim()
-            jobs = self._claimed(overlap.claim_now(request)) if request else []
+            jobs = self._claim(overlap)
             while jobs:
                 jobs = self._round(pool, overlap, jobs)
             self._record(overlap.settled())
@@ -146,8 +145,15 @@ class _Invocation:
         self._record(overlap.settle(settled))
         self._last_round_seconds = time.monotonic() - started
         prefetched = overlap.claimed()
-        if prefetched is not None:
-            return self._claimed(prefetched)
+        jobs = self._claimed(prefetched) if prefetched is not None else self._claim(overlap)
+        if not jobs and overlap.settling():
+            # That claim ran while a settle was in flight; jobs it gives back for an immediate
+            # retry (a checkpoint, a release) may be ready once it lands: look once more.
+            self._record(overlap.settled())
+            jobs = self._claim(overlap)
+        return jobs
+
+    def _claim(self, overlap: Overlap) -> list[Job]:
         request = self._next_claim()
         return self._claimed(overlap.claim_now(request)) if request else []
 
