@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.functions.conftest import empty_db_url
+from tests.functions.conftest import ENV_NAMES, empty_db_url
 
 __all__ = ["ENV_NAMES", "empty_db_url"]
-
-# Settings the CLI reads; cleared so the machine's environment cannot leak in.
-ENV_NAMES = ("DATABASE_URL", "SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "QUEUE_WORKER_SECRET",
-             "QUEUE_WORKER_ALLOW_UNAUTHENTICATED", "LOCAL_DIR", "MIGRATIONS_DIR")
 
 
 @pytest.fixture

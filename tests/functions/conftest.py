@@ -32,14 +32,15 @@ SECRET = "test-worker-secret"
 AUTH = {"Authorization": f"Bearer {SECRET}"}
 SOURCE = str(REPO_ROOT / "functions" / "queue_worker" / "main.py")
 # Settings the function reads; cleared so the machine's environment cannot leak in.
-_ENV_NAMES = ("DATABASE_URL", "SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "QUEUE_WORKER_SECRET",
-              "QUEUE_WORKER_ALLOW_UNAUTHENTICATED", "QUEUE_WORKER_TIME_BUDGET_SECONDS", "MIGRATIONS_DIR")
+ENV_NAMES = ("DATABASE_URL", "SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "QUEUE_WORKER_SECRET",
+             "QUEUE_WORKER_ALLOW_UNAUTHENTICATED", "QUEUE_WORKER_TIME_BUDGET_SECONDS",
+             "QUEUE_WORKER_DEFAULT_BATCH", "DB_POOL_MAX", "LOCAL_DIR", "MIGRATIONS_DIR")
 
 
 @pytest.fixture
 def worker_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The environment of a deployed function: DATABASE_URL and a secret; settings re-read."""
-    for name in _ENV_NAMES:
+    for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("QUEUE_WORKER_SECRET", SECRET)
@@ -78,7 +79,7 @@ def free_port() -> int:
 
 
 def server_env(db_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _ENV_NAMES}
+    env = {k: v for k, v in os.environ.items() if k not in ENV_NAMES}
     return env | {"DATABASE_URL": db_url, "QUEUE_WORKER_SECRET": SECRET, "THREADS": "8"} | extra
 
 
