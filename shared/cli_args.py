@@ -49,6 +49,10 @@ def batch_size(text: str) -> int:
     return _int_at_least(text, 1, 1000, "an integer from 1 to 1000")
 
 
+def port(text: str) -> int:
+    return _int_at_least(text, 1, 65535, "a port from 1 to 65535")
+
+
 def positive_int(text: str) -> int:
     return _int_at_least(text, 1, None, "a positive integer")
 

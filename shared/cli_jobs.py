@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import FrameType
 from typing import Any
 
 from shared.backend import QueueBackend
@@ -23,6 +20,7 @@ from shared.health import health_report
 from shared.job_input import JobRejected, new_job
 from shared.models import DeadLetter
 from shared.processors import load_registry
+from shared.shutdown import stop_on_signals
 from shared.worker import InvocationOptions, InvocationReport, run_invocation
 
 
@@ -69,22 +67,6 @@ def process_options(args: argparse.Namespace, settings: Settings) -> InvocationO
     return InvocationOptions(types=args.type, batch_size=args.batch or settings.queue_worker_default_batch,
                              time_budget_seconds=args.budget or settings.queue_worker_time_budget_seconds,
                              max_jobs=args.max_jobs)
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by Ctrl-C or SIGTERM, so the worker gives back what it has not started."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def cmd_process(args: argparse.Namespace, settings: Settings) -> int:

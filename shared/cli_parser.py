@@ -19,7 +19,7 @@ def add_dev(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     dev = _sub(subparsers, "dev", cli_admin.cmd_dev, "run the local stack (database, function, scheduler)",
                "Start the embedded PostgreSQL (or use DATABASE_URL), migrate, serve the function on "
                "localhost with functions-framework and POST to it on a schedule. Ctrl-C stops everything.")
-    dev.add_argument("--port", type=int, default=8080, help="port of the function (default 8080)")
+    dev.add_argument("--port", type=cli_args.port, default=8080, help="port of the function (default 8080)")
     dev.add_argument("--every", type=cli_args.interval, default=60.0, metavar="DURATION",
                      help="how often the scheduler triggers the function: 5s, 2m, 60 (default 60s)")
 

@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from types import FrameType
 
 import httpx
 
@@ -27,6 +26,7 @@ from shared.cli_db import describe, migrate_database, sql_database_url
 from shared.config import REPO_ROOT, Settings
 from shared.dev_scheduler import Scheduler
 from shared.errors import QueueError
+from shared.shutdown import stop_on_signals
 
 SOURCE = REPO_ROOT / "functions" / "queue_worker" / "main.py"
 
@@ -135,23 +135,16 @@ def banner(options: DevOptions, database_url: str, settings: Settings, server_pi
     ])
 
 
-def stop_event_on_signals() -> threading.Event:
-    """An event set by SIGINT or SIGTERM (instead of dying before cleaning up)."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, handler)
-    return stop
-
-
-def run_dev(settings: Settings, options: DevOptions, stop: threading.Event | None = None) -> int:
-    """Run the stack until `stop` (default: SIGINT/SIGTERM) is set or the server dies."""
-    stop = stop or stop_event_on_signals()
+def run_dev(settings: Settings, options: DevOptions) -> int:
+    """Run the stack until Ctrl-C or SIGTERM, or until the server dies (status 1)."""
     if not port_is_free(options.host, options.port):
         raise QueueError(f"port {options.port} on {options.host} is in use", hint="pass --port")
+    with stop_on_signals() as stop:
+        return run_stack(settings, options, stop)
+
+
+def run_stack(settings: Settings, options: DevOptions, stop: threading.Event) -> int:
+    """Database, migrations, server, scheduler; everything stopped again on the way out."""
     database_url = sql_database_url(settings)
     for migration in migrate_database(database_url, settings):
         print(f"migrated: {migration.name}", flush=True)

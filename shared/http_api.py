@@ -25,9 +25,9 @@ from shared.config import Settings
 from shared.errors import DatabaseUnavailable, InvalidInput, NotAllowed, NotFound, QueueError
 from shared.health import down_report, health_report
 from shared.http_params import HttpProblem, json_body, parse_batch, parse_types, parse_uuid
-from shared.http_shutdown import stop_on_shutdown
 from shared.job_input import JobRejected, field_errors, new_job
 from shared.processors import load_registry
+from shared.shutdown import stop_on_shutdown
 from shared.worker import InvocationOptions, run_invocation
 
 

@@ -20,8 +20,8 @@ import functions_framework
 from shared import http_api
 from shared.errors import QueueError
 from shared.http_params import HttpProblem
-from shared.http_shutdown import install_gunicorn_hook
 from shared.logs import log_event, log_exception
+from shared.shutdown import install_gunicorn_hook
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 

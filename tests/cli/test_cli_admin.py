@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -119,3 +120,25 @@ def test_an_invalid_setting_fails_with_status_1_naming_it_without_its_value(
     err = capsys.readouterr().err
     assert "invalid configuration: DB_POOL_MAX: " in err
     assert "secret-looking" not in err
+
+
+def test_dev_on_a_port_in_use_fails_with_status_1_and_suggests_another(
+        cli_env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["dev", "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"port {port} on 127.0.0.1 is in use" in err
+    assert "hint: pass --port" in err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["dev", "--every", "0"], "too short"), (["dev", "--every", "soon"], "is not a duration"),
+    (["dev", "--port", "http"], "'http' is not a port from 1 to 65535"),
+    (["dev", "--port", "70000"], "70000 is not a port from 1 to 65535")])
+def test_dev_refuses_bad_options_with_status_2(argv: list[str], message: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_status(argv) == 2
+    assert message in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""Stop running invocations when the server is told to shut down (SIGTERM).
+"""Stopping cleanly: running invocations when the server is told to shut down (SIGTERM),
+and the CLI's long-running commands on Ctrl-C or SIGTERM.
 
 Cloud Run and Lambda send SIGTERM, then kill the process a few seconds later. A
 `process` request in flight must then stop claiming and give back the jobs it has not
@@ -12,6 +13,7 @@ graceful shutdown afterwards.
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -64,3 +66,20 @@ def install_gunicorn_hook() -> None:
         handler = cls.__dict__.get("handle_exit")
         if handler is not None and not getattr(handler, "queue_worker_wrapped", False):
             setattr(cls, "handle_exit", _wrapped(handler))  # noqa: B010
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT (Ctrl-C) or SIGTERM while the block runs, instead of dying
+    before cleaning up; the previous handlers come back afterwards. Main thread only."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
