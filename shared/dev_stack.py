@@ -26,6 +26,7 @@ from shared.cli_db import describe, migrate_database, sql_database_url
 from shared.config import REPO_ROOT, Settings
 from shared.dev_scheduler import Scheduler
 from shared.errors import QueueError
+from shared.providers.outbox import outbox_dir
 from shared.shutdown import stop_on_signals
 
 SOURCE = REPO_ROOT / "functions" / "queue_worker" / "main.py"
@@ -120,14 +121,16 @@ def stop_server(server: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 
 
 def banner(options: DevOptions, database_url: str, settings: Settings, server_pid: int) -> str:
+    """What is running, where local output goes, and the curl lines to try."""
     auth = ' -H "Authorization: Bearer $QUEUE_WORKER_SECRET"' if settings.worker_secret else ""
-    url = options.url
+    url, email = options.url, '{"to": "ada@example.com", "subject": "Hello", "text": "It works."}'
     return "\n".join([
         f"queue-worker dev: function on {url} (server pid {server_pid}), database {describe(database_url)}",
-        f"scheduler: POST {url} every {options.every:g}s; local files in {settings.local_dir}",
+        f"scheduler: POST {url} every {options.every:g}s",
+        f"local output: emails in {outbox_dir(settings)}, audio in {settings.local_dir / 'audio'}",
         "try:",
         f"  curl -s -X POST{auth} '{url}?action=enqueue' -H 'Content-Type: application/json' "
-        "-d '{\"type\": \"noop\", \"payload\": {\"i\": 1}}'",
+        f"-d '{{\"type\": \"email\", \"payload\": {email}}}'",
         f"  curl -s -X POST{auth} '{url}'                  # process now",
         f"  curl -s{auth} '{url}?action=health'",
         f"  curl -s{auth} '{url}?action=stats'",

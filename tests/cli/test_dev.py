@@ -7,6 +7,7 @@ LOCAL_DIR), SIGINT. Nothing faked.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -104,9 +106,9 @@ def is_gone(kill: Callable[[int, int], None], pid: int) -> bool:
     return False
 
 
-def assert_processes_a_job_end_to_end(dev: DevProcess, url: str) -> UUID:
+def assert_processes_a_job_end_to_end(dev: DevProcess, url: str, body: dict[str, Any]) -> UUID:
     """Enqueue through the function (as the printed curl line does); the scheduler runs it."""
-    created = httpx.post(url + "?action=enqueue", json={"type": "noop", "payload": {"i": 1}}, timeout=30)
+    created = httpx.post(url + "?action=enqueue", json=body, timeout=30)
     assert created.status_code == 201, created.text
     dev.wait_for_line(r"processed: claimed 1, completed 1", 30)
     return UUID(created.json()["id"])
@@ -137,9 +139,14 @@ def test_dev_with_database_url_processes_a_job_and_stops_cleanly_on_ctrl_c(db_ur
         assert "curl -s -X POST" in banner
         assert "?action=health" in banner
         assert "?action=stats" in banner
-        job_id = assert_processes_a_job_end_to_end(dev, url)
+        printed = re.search(r"-d '(\{.*\})'$", next(line for line in dev.seen if "action=enqueue" in line))
+        assert printed is not None
+        job_id = assert_processes_a_job_end_to_end(dev, url, json.loads(printed.group(1)))
         with connect(db_url) as conn:
             assert job(conn, job_id)["status"] == "completed"
+    # The printed example is an email; without provider settings it lands in the local outbox.
+    (message,) = (tmp_path / "local" / "outbox").glob("*.eml")
+    assert "Subject: Hello" in message.read_text()
     assert_stopped_cleanly(dev, server_pid, url)
 
 
@@ -148,7 +155,7 @@ def test_dev_without_database_url_runs_on_the_embedded_postgres_and_stops_it(tmp
     pgdata = tmp_path / "local" / "pgdata"
     with dev_running(dev_env(tmp_path), tmp_path) as (dev, url, server_pid):
         assert any(line.startswith("migrated: ") for line in dev.seen)
-        assert_processes_a_job_end_to_end(dev, url)
+        assert_processes_a_job_end_to_end(dev, url, {"type": "noop", "payload": {"i": 1}})
         postmaster_pid = int((pgdata / "postmaster.pid").read_text().split()[0])
     assert_stopped_cleanly(dev, server_pid, url)
     deadline = time.monotonic() + 20
