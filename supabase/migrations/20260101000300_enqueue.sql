@@ -99,6 +99,17 @@ begin
 end
 $$;
 
+-- The idempotency key as stored. Keys are unique per type; a client's key is scoped
+-- to its user ("user:<uid>:<key>"), so two users' identical keys are two jobs and no
+-- user can learn the id of someone else's job by guessing their key.
+create or replace function queue.client_idempotency_key(p_key text) returns text
+language sql stable
+set search_path = ''
+as $$
+  select case when p_key is not null and queue.caller_role() in ('anon', 'authenticated')
+              then pg_catalog.format('user:%s:%s', auth.uid(), p_key) else p_key end
+$$;
+
 -- Bulk enqueue: the one implementation both enqueue functions share.
 -- p_jobs is an array of {type, payload, priority, run_at, max_attempts, depends_on,
 -- idempotency_key, rate_limit_key, owner_id}; ids come back in input order.
@@ -157,7 +168,7 @@ begin
            (e.value ->> 'max_attempts')::integer as max_attempts,
            case when pg_catalog.jsonb_typeof(e.value -> 'depends_on') = 'array'
                 then (select pg_catalog.array_agg(d::uuid) from pg_catalog.jsonb_array_elements_text(e.value -> 'depends_on') d) end as depends_on,
-           e.value ->> 'idempotency_key' as idempotency_key,
+           queue.client_idempotency_key(e.value ->> 'idempotency_key') as idempotency_key,
            e.value ->> 'rate_limit_key' as rate_limit_key,
            queue.check_enqueue_allowed(e.value ->> 'type', (e.value ->> 'owner_id')::uuid) as owner_id
       from pg_catalog.jsonb_array_elements(p_jobs) with ordinality as e(value, ord)
@@ -211,6 +222,7 @@ set search_path = ''
 as $$
 declare
   v_owner uuid;
+  v_key text := queue.client_idempotency_key(p_idempotency_key);
   v_id uuid;
 begin
   perform queue.validate_job(p_type, p_payload, p_priority, p_max_attempts, p_depends_on);
@@ -222,7 +234,7 @@ begin
                                     idempotency_key, rate_limit_key, owner_id)
       select p_type, p_payload, p_priority::public.job_priority, coalesce(p_run_at, pg_catalog.now()),
              coalesce(p_max_attempts, t.max_attempts), nullif(p_depends_on, '{}'),
-             p_idempotency_key, p_rate_limit_key, v_owner
+             v_key, p_rate_limit_key, v_owner
         from public.job_types t where t.name = p_type
       on conflict (type, idempotency_key) where idempotency_key is not null do nothing
       returning id
@@ -236,7 +248,7 @@ begin
     end if;
     -- The key exists (or a racing insert just committed it): return that job.
     select j.id into v_id from public.job_queue j
-     where j.type = p_type and j.idempotency_key = p_idempotency_key;
+     where j.type = p_type and j.idempotency_key = v_key;
     if v_id is not null then
       return v_id;
     end if;

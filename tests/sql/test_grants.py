@@ -146,3 +146,27 @@ def test_the_service_role_enqueues_any_type_for_any_owner(conn: Conn) -> None:
         assert value(conn, "select count(*) from get_next_job('w')") == 1
         assert value(conn, "select queue_stats() -> 'by_status' ->> 'running'") == "1"
     assert job(conn, job_id)["owner_id"] == owner
+
+
+def test_a_clients_idempotency_key_is_scoped_to_that_user(conn: Conn) -> None:
+    conn.execute("update job_types set client_enqueueable = true where name = 'email'")
+    ids: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for user in (ALICE, BOB, ALICE):
+        with as_role(conn, "authenticated", user):
+            ids.setdefault(user, set()).add(enqueue(conn, "email", idempotency_key="signup"))
+            [batch_id] = [
+                r["id"]
+                for r in conn.execute(
+                    "select enqueue_jobs as id from enqueue_jobs(%s)",
+                    (Jsonb([{"type": "email", "idempotency_key": "signup"}]),),
+                )
+            ]
+            ids[user].add(batch_id)
+    assert len(ids[ALICE]) == 1
+    assert len(ids[BOB]) == 1
+    assert ids[ALICE] != ids[BOB]
+    assert value(conn, "select count(*) from job_queue") == 2
+    assert (
+        value(conn, "select idempotency_key from job_queue where owner_id = %s", (ALICE,))
+        == f"user:{ALICE}:signup"
+    )
