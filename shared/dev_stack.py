@@ -90,16 +90,21 @@ def relay_logs(server: subprocess.Popen[bytes]) -> None:
             sys.stderr.flush()
 
 
-def wait_until_serving(server: subprocess.Popen[bytes], url: str, timeout: float = 60.0) -> None:
+def wait_until_serving(server: subprocess.Popen[bytes], url: str, stop: threading.Event,
+                       timeout: float = 60.0) -> None:
+    """Return once the server answers (or `stop` is set); QueueError if it dies or times out."""
     deadline = time.monotonic() + timeout
-    while server.poll() is None and time.monotonic() < deadline:
+    while server.poll() is None and time.monotonic() < deadline and not stop.is_set():
         try:
             httpx.get(url + "?action=health", timeout=5.0)  # any answer will do
             return
         except httpx.TransportError:
             time.sleep(0.1)
+    if stop.is_set():
+        return
+    exited = server.poll()
     raise QueueError(f"the function did not start serving on {url}"
-                     + (f" (functions-framework exited with {server.returncode})" if server.poll() else ""))
+                     + (f" (functions-framework exited with {exited})" if exited is not None else ""))
 
 
 def stop_server(server: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
@@ -168,7 +173,9 @@ def run_stack(settings: Settings, options: DevOptions, stop: threading.Event) ->
 def serve(server: subprocess.Popen[bytes], scheduler: Scheduler, options: DevOptions, text: str,
           stop: threading.Event) -> int:
     """Wait for the server, print the banner, tick until stopped; 1 if the server died."""
-    wait_until_serving(server, options.url)
+    wait_until_serving(server, options.url, stop)
+    if stop.is_set():
+        return 0
     print(text, flush=True)
     scheduler.start()
     while not stop.wait(0.5):
