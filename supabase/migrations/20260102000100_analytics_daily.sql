@@ -160,6 +160,8 @@ begin
     perform queue.raise('22QY3', pg_catalog.format('unknown metric group in %s', v_groups),
       'groups are: queue, users, marketplace');
   end if;
+  -- Two rollups of one day run one after the other (else both would insert its rows).
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('analytics_rollup'), p_day - date '2000-01-01');
   if 'users' = any (v_groups) and pg_catalog.to_regclass('auth.users') is null then
     v_groups := pg_catalog.array_remove(v_groups, 'users');
     v_skipped := v_skipped || '{"users": "auth.users does not exist"}'::jsonb;

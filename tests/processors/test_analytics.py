@@ -4,6 +4,7 @@ are real rows in a fresh migrated database. Nothing is faked."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from typing import Any
 
@@ -11,6 +12,7 @@ import psycopg
 import pydantic
 import pytest
 
+from shared.backend.postgres import PostgresBackend
 from shared.config import Settings
 from shared.errors import InvalidInput
 from shared.processors import analytics
@@ -153,3 +155,28 @@ def test_the_sql_function_refuses_unknown_groups_and_future_days(make_ctx: MakeC
         backend.rpc("analytics_rollup", {"p_day": DAY.isoformat(), "p_groups": ["revenue"]})
     with pytest.raises(InvalidInput, match="has not started"):
         backend.rpc("analytics_rollup", {"p_day": "2999-01-01", "p_groups": None})
+
+
+def test_concurrent_rollups_of_one_day_both_succeed_with_the_same_rows(
+        conn: Conn, make_ctx: MakeContext) -> None:
+    completed_job(conn, "email", 120)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def one() -> None:
+        ctx = make_ctx(Settings(), job_type="analytics", backend_=PostgresBackend(conn.info.dsn, max_size=1))
+        barrier.wait(10)
+        try:
+            analytics.handle(analytics.Payload(date=DAY), ctx)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            ctx.backend.close()
+
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert rows(conn)[("jobs_completed", "email")] == 1
