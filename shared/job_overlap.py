@@ -3,12 +3,14 @@
 A round's settle calls and the next round's claim go to the database from two
 background threads (each on its own pooled connection), so that on a multi-core host the
 database completes round N and claims round N+1 while Python runs round N+1's
-processors. Ordering is kept where it matters: one settle in flight at a time, in round
-order; one claim in flight at a time.
+processors. Up to PREFETCH_DEPTH claims run ahead (while one is being parsed in Python,
+the database is already selecting the next), rounds are taken in claim order, and up to
+SETTLE_DEPTH rounds settle at once (their jobs differ); outcomes are reported in round order.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +20,9 @@ from shared.job_runner import Settlement
 from shared.job_settle import settle
 from shared.models import Job, Release
 from shared.worker_report import JobOutcome
+
+PREFETCH_DEPTH = 2
+SETTLE_DEPTH = 2
 
 
 @dataclass(frozen=True)
@@ -32,43 +37,59 @@ class Overlap:
     def __init__(self, backend: QueueBackend, worker_id: str) -> None:
         self._backend = backend
         self._worker_id = worker_id
-        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="queue-worker-db")
-        self._settling: Future[list[JobOutcome]] | None = None
-        self._claiming: Future[list[Job]] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=PREFETCH_DEPTH + SETTLE_DEPTH,
+                                            thread_name_prefix="queue-worker-db")
+        self._settles: deque[Future[list[JobOutcome]]] = deque()  # oldest first
+        self._claims: deque[tuple[int, Future[list[Job]]]] = deque()  # (batch size, claim) oldest first
 
     def claim_now(self, request: ClaimRequest) -> list[Job]:
         return self._backend.jobs_claim(self._worker_id, request.types, request.batch_size)
 
     def prefetch(self, request: ClaimRequest) -> None:
-        """Start claiming the next round; `claimed()` returns it."""
-        self._claiming = self._executor.submit(self.claim_now, request)
+        """Start claiming a later round; `claimed()` returns the rounds in order."""
+        self._claims.append((request.batch_size, self._executor.submit(self.claim_now, request)))
+
+    def prefetching(self) -> tuple[int, int]:
+        """(claims in flight, jobs they may bring)."""
+        return len(self._claims), sum(size for size, _ in self._claims)
 
     def claimed(self) -> list[Job] | None:
-        """The prefetched round (waiting for it), or None if none was started."""
-        claiming, self._claiming = self._claiming, None
-        return claiming.result() if claiming is not None else None
+        """The oldest prefetched round (waiting for it), skipping empty ones while later ones
+        are in flight; None if none was started."""
+        if not self._claims:
+            return None
+        jobs: list[Job] = []
+        while self._claims and not jobs:
+            jobs = self._claims.popleft()[1].result()
+        return jobs
 
     def settle(self, settled: Sequence[Settlement]) -> list[JobOutcome]:
-        """Start settling `settled`; return the outcomes of the previous settle (waiting for it)."""
-        previous = self.settled()
+        """Start settling `settled`; return the outcomes of settles that are done, waiting
+        only while SETTLE_DEPTH are in flight (rounds hold different jobs, so their
+        settles are independent)."""
         if settled:
-            self._settling = self._executor.submit(settle, self._backend, self._worker_id, settled)
-        return previous
+            self._settles.append(self._executor.submit(settle, self._backend, self._worker_id, settled))
+        outcomes: list[JobOutcome] = []
+        while self._settles and (len(self._settles) > SETTLE_DEPTH or self._settles[0].done()):
+            outcomes.extend(self._settles.popleft().result())
+        return outcomes
 
     def settling(self) -> bool:
         """Whether a settle was started and not yet collected."""
-        return self._settling is not None
+        return bool(self._settles)
 
     def settled(self) -> list[JobOutcome]:
-        """The outcomes of the settle in flight (waiting for it), or [] if none."""
-        settling, self._settling = self._settling, None
-        return settling.result() if settling is not None else []
+        """The outcomes of every settle in flight (waiting for them), or [] if none."""
+        outcomes: list[JobOutcome] = []
+        while self._settles:
+            outcomes.extend(self._settles.popleft().result())
+        return outcomes
 
     def close(self) -> None:
         """Wait for what is in flight and stop the threads. A prefetched round nobody took
         (only on an error path) is released, so its jobs need not wait for their locks."""
         try:
-            leftover = self._claiming.result() if self._claiming is not None else []
+            leftover = [job for _, claim in self._claims for job in claim.result()]
             if leftover:
                 self._backend.jobs_release(self._worker_id, [
                     Release(id=job.id, reason="not started: the invocation ended") for job in leftover])

@@ -31,7 +31,7 @@ import httpx
 from shared.backend.protocol import JobTypeInfo, QueueBackend
 from shared.config import Settings
 from shared.errors import InvalidInput, QueueError
-from shared.job_overlap import ClaimRequest, Overlap
+from shared.job_overlap import PREFETCH_DEPTH, ClaimRequest, Overlap
 from shared.job_pool import JobPool, Task
 from shared.job_runner import ContextParts, Settlement, validate_payload
 from shared.logs import LOGGER_NAME, log_event
@@ -137,10 +137,7 @@ class _Invocation:
         After a quick round the next claim is prefetched while this one runs: jobs that
         take little time would otherwise leave the database idle, then Python idle."""
         started = time.monotonic()
-        if self._last_round_seconds < PREFETCH_BELOW_SECONDS:
-            request = self._next_claim(starts_in=self._last_round_seconds)
-            if request is not None:
-                overlap.prefetch(request)
+        self._prefetch(overlap)
         settled = self._run_round(pool, jobs)
         self._record(overlap.settle(settled))
         self._last_round_seconds = time.monotonic() - started
@@ -153,6 +150,18 @@ class _Invocation:
             jobs = self._claim(overlap)
         return jobs
 
+    def _prefetch(self, overlap: Overlap) -> None:
+        """After a quick round, keep PREFETCH_DEPTH claims ahead. A prefetched job starts
+        rounds later, so its type must fit the budget that will be left then."""
+        while self._last_round_seconds < PREFETCH_BELOW_SECONDS:
+            ahead, jobs_ahead = overlap.prefetching()
+            if ahead >= PREFETCH_DEPTH:
+                return
+            request = self._next_claim(starts_in=self._last_round_seconds * (ahead + 1), ahead=jobs_ahead)
+            if request is None:
+                return
+            overlap.prefetch(request)
+
     def _claim(self, overlap: Overlap) -> list[Job]:
         request = self._next_claim()
         return self._claimed(overlap.claim_now(request)) if request else []
@@ -161,9 +170,10 @@ class _Invocation:
         self.claimed += len(jobs)
         return jobs
 
-    def _next_claim(self, starts_in: float = 0.0) -> ClaimRequest | None:
+    def _next_claim(self, starts_in: float = 0.0, ahead: int = 0) -> ClaimRequest | None:
         """The next claim (types that fit the budget, batch within max_jobs), or None to stop.
-        `starts_in`: seconds until the claimed jobs would start (a prefetch waits a round)."""
+        `starts_in`: seconds until the claimed jobs would start (a prefetch waits a round);
+        `ahead`: jobs that claims in flight may still bring."""
         if self.stop.is_set():
             return None
         left = self.ends - time.monotonic() - starts_in
@@ -172,7 +182,7 @@ class _Invocation:
                  and self.infos[t].timeout_seconds <= left]
         size = self.options.batch_size
         if self.options.max_jobs is not None:
-            size = min(size, self.options.max_jobs - self.claimed)
+            size = min(size, self.options.max_jobs - self.claimed - ahead)
         return ClaimRequest(types, size) if types and size > 0 else None
 
     def _run_round(self, pool: JobPool, jobs: list[Job]) -> list[Settlement]:
