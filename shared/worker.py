@@ -34,7 +34,7 @@ from shared.errors import InvalidInput, QueueError
 from shared.job_overlap import PREFETCH_DEPTH, ClaimRequest, Overlap
 from shared.job_pool import JobPool, Task
 from shared.job_runner import ContextParts, Settlement, validate_payload
-from shared.logs import LOGGER_NAME, log_event
+from shared.logs import get_logger, log_event
 from shared.models import Job
 from shared.processors import load_registry
 from shared.worker_report import InvocationReport, JobOutcome
@@ -201,7 +201,7 @@ class _Invocation:
 
     def _record(self, outcomes: list[JobOutcome]) -> None:
         self.report.add(outcomes)
-        if not logging.getLogger(LOGGER_NAME).isEnabledFor(logging.INFO):
+        if not get_logger().isEnabledFor(logging.INFO):
             outcomes = [o for o in outcomes if o.outcome != "completed"]  # only WARNING lines would show
         for o in outcomes:
             level = logging.INFO if o.outcome == "completed" else logging.WARNING

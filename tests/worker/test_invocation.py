@@ -6,6 +6,7 @@ Real: PostgreSQL, PostgresBackend, the worker loop and its threads; nothing fake
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from shared.backend.postgres import PostgresBackend
 from shared.config import Settings
 from shared.errors import InvalidInput
+from shared.logs import LOGGER_NAME
 from shared.processors.base import JobContext, RetryableError
 from shared.worker import InvocationOptions, new_worker_id, run_invocation
 from tests.worker.conftest import AddType, Conn, enqueue, job_row
@@ -78,6 +80,25 @@ def test_one_log_line_per_job_and_per_invocation_without_the_payload(
     assert end["completed"] == 2
     assert end["by_type"] == {"t_log": {"completed": 2}}
     assert "hunter2" not in err
+
+
+def test_a_fresh_process_logs_completed_jobs_at_info(
+        backend: PostgresBackend, settings: Settings, add_type: AddType,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    logger = logging.getLogger(LOGGER_NAME)
+    handlers, level = logger.handlers[:], logger.level
+    logger.handlers.clear()  # as in a process that has not logged anything yet
+    logger.setLevel(logging.NOTSET)
+    try:
+        add_type("t_fresh")
+        (job_id,) = enqueue(backend, "t_fresh", {})
+        run_invocation(backend, settings, InvocationOptions(time_budget_seconds=BUDGET),
+                       registry={"t_fresh": processor("t_fresh", ok)})
+    finally:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [line["message"] for line in lines if line.get("job_id") == str(job_id)] == ["job completed"]
 
 
 def test_only_the_requested_types_are_claimed(backend: PostgresBackend, settings: Settings,
