@@ -7,9 +7,11 @@ Contract of `run_invocation`:
   is left of the budget (a job is never started that could overrun the budget); the
   lock lasts the type's timeout, and `ctx.progress` extends it (heartbeat);
 - runs each round's jobs concurrently (shared.job_pool), each within its timeout;
-- settles each round with one call per kind (complete/fail/release), then claims again,
-  until nothing is ready, the budget is spent, `max_jobs` were claimed, or `stop` is set
-  (then jobs not yet started are released without burning their attempt);
+- settles each round with one call per kind (complete/fail/release), in the background
+  (shared.job_overlap), and claims again, until nothing is ready, the budget is spent,
+  `max_jobs` were claimed, or `stop` is set (then jobs not yet started are released
+  without burning their attempt); after quick rounds the next claims are made while the
+  current round runs, so the database and the processors work at the same time;
 - logs one JSON line per job outcome and one per invocation.
 """
 
@@ -134,7 +136,7 @@ class _Invocation:
 
     def _round(self, pool: JobPool, overlap: Overlap, jobs: list[Job]) -> list[Job]:
         """Run `jobs`, hand their settlements to the background, and return the next round.
-        After a quick round the next claim is prefetched while this one runs: jobs that
+        After a quick round the next claims are prefetched while this one runs: jobs that
         take little time would otherwise leave the database idle, then Python idle."""
         started = time.monotonic()
         self._prefetch(overlap)
