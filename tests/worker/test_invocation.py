@@ -19,7 +19,7 @@ from shared.logs import LOGGER_NAME
 from shared.processors.base import JobContext, RetryableError
 from shared.worker import InvocationOptions, new_worker_id, run_invocation
 from tests.worker.conftest import AddType, Conn, enqueue, job_row
-from tests.worker.procs import Anything, ok, processor
+from tests.worker.procs import Anything, Counted, ok, processor
 
 BUDGET = 60.0
 
@@ -180,3 +180,42 @@ def test_worker_ids_are_unique_and_name_the_host_and_process() -> None:
     assert host
     assert pid.isdigit()
     assert len(short) == 8
+
+
+class CountingBackend(PostgresBackend):
+    """PostgresBackend that counts the settle calls that carry jobs (the database is real)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, max_size=4)
+        self.calls: list[tuple[str, int]] = []
+
+    def jobs_complete(self, worker_id: str, completions: Any) -> Any:
+        if completions:
+            self.calls.append(("complete", len(completions)))
+        return super().jobs_complete(worker_id, completions)
+
+    def jobs_fail(self, worker_id: str, failures: Any) -> Any:
+        if failures:
+            self.calls.append(("fail", len(failures)))
+        return super().jobs_fail(worker_id, failures)
+
+
+def test_each_round_settles_with_one_call_per_kind_not_one_per_job(
+        db_url: str, settings: Settings, add_type: AddType) -> None:
+    add_type("t_batch", max_attempts=1)
+
+    def half_fail(payload: Any, ctx: JobContext) -> Any:
+        if payload.n % 2:
+            raise RetryableError("odd")
+        return {}
+
+    counting = CountingBackend(db_url)
+    try:
+        enqueue(counting, "t_batch", *[{"n": n} for n in range(20)])
+        options = InvocationOptions(batch_size=10, time_budget_seconds=BUDGET)
+        report = run_invocation(counting, settings, options,
+                                registry={"t_batch": processor("t_batch", half_fail, Counted)})
+    finally:
+        counting.close()
+    assert (report.completed, report.dead_lettered) == (10, 10)
+    assert sorted(counting.calls) == [("complete", 5), ("complete", 5), ("fail", 5), ("fail", 5)]
