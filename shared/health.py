@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 from shared.backend.protocol import QueueBackend
+from shared.circuit_breaker import breaker_states
 from shared.config import Settings
 from shared.errors import DatabaseUnavailable, QueueError
 from shared.migrate import migrations_in
@@ -69,13 +70,21 @@ def last_run_check(facts: Mapping[str, Any]) -> dict[str, Any]:
             "max_seconds": LAST_RUN_MAX_AGE_SECONDS}
 
 
+def breakers_check(backend: QueueBackend) -> dict[str, Any]:
+    """Each provider's circuit breaker; an open one means its jobs are being put back."""
+    providers = breaker_states(backend)
+    open_now = sorted(name for name, state in providers.items() if state.get("state") == "open")
+    return {"ok": not open_now, "open": open_now, "providers": providers}
+
+
 def database_checks(backend: QueueBackend, settings: Settings) -> dict[str, dict[str, Any]]:
-    """Round trip, migrations and the queue's own facts. A failing query (say, a database
-    never migrated) fails its check; only DatabaseUnavailable escapes."""
+    """Round trip, migrations, the queue's own facts and the circuit breakers. A failing
+    query (say, a database never migrated) fails its check; only DatabaseUnavailable escapes."""
     checks: dict[str, dict[str, Any]] = {"database": {"ok": True, "round_trip_ms": round(backend.ping(), 3)}}
     try:
         checks["migrations"] = migrations_check(backend, settings)
         checks.update(queue_checks(backend.queue_health()))
+        checks["circuit_breakers"] = breakers_check(backend)
     except DatabaseUnavailable:
         raise
     except QueueError as exc:

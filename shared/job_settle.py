@@ -5,20 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from uuid import UUID
 
 from shared.backend.protocol import QueueBackend
 from shared.job_runner import Settlement
 from shared.models import Completion, FailOutcome, Failure, Release
 from shared.worker_report import JobOutcome
-
-
-class CheckpointRelease(Release):
-    """A release that also saves the job's checkpoint (release_jobs stores it in result).
-    Kept here until shared.models.Release has the field itself."""
-
-    checkpoint: Any = None
 
 
 @dataclass
@@ -40,7 +32,7 @@ class SettleBatch:
                 batch.failures.append(Failure(id=s.job.id, error=s.error or "failed", retryable=s.retryable,
                                               retry_after_seconds=s.retry_after))
             elif s.kind == "release":
-                batch.releases.append(CheckpointRelease(
+                batch.releases.append(Release(
                     id=s.job.id, retry_after_seconds=s.retry_after or 0, reason=s.reason or "released",
                     checkpoint=s.checkpoint))
         return batch

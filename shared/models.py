@@ -84,9 +84,13 @@ class Failure(BaseModel):
 
 
 class Release(BaseModel):
+    """Give a running job back without burning its attempt. A checkpoint (any JSON) is
+    saved in the job's result and handed to the processor when the job is claimed again."""
+
     id: UUID
     retry_after_seconds: int = 0
     reason: str = "released"
+    checkpoint: Any = None
 
 
 class FailOutcome(StrEnum):

@@ -52,7 +52,11 @@ def pg_server_url() -> Iterator[str]:
             for setting in ("fsync", "synchronous_commit", "full_page_writes"):
                 conn.execute(sql.SQL("alter system set {} = off").format(sql.Identifier(setting)))
             conn.execute("select pg_reload_conf()")
-        yield url
+        try:
+            yield url
+        finally:
+            # Stop it while its directory still exists (atexit would be too late).
+            server.cleanup()
 
 
 @pytest.fixture(scope="session")

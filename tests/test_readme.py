@@ -1,8 +1,10 @@
-"""The README's two commands are what CI and users run. Reads files only; nothing faked."""
+"""The README agrees with the repo: its two commands are what CI runs, its SQLSTATE table
+lists what the migrations raise. Reads files only; nothing faked."""
 
 import re
 
 from shared.config import REPO_ROOT
+from shared.errors import SQLSTATE_ERRORS
 
 
 def _readme_commands() -> list[str]:
@@ -26,3 +28,16 @@ def test_every_migration_records_its_own_version() -> None:
         version = path.name.split("_", 1)[0]
         assert re.fullmatch(r"\d{14}", version), path.name
         assert f"values ('{version}') on conflict do nothing;" in path.read_text(), path.name
+
+
+def test_every_sqlstate_the_migrations_raise_is_mapped_and_documented() -> None:
+    raised = set()
+    for path in (REPO_ROOT / "supabase" / "migrations").glob("*.sql"):
+        raised |= set(re.findall(r"queue\.raise\('(22Q[A-Z0-9]{2})'", path.read_text()))
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert raised, "no queue.raise calls found: the pattern is stale"
+    assert sorted(raised - set(SQLSTATE_ERRORS)) == []
+    # A row names the code itself, or its family as a range (`22QY1` to `22QY5`, en dash).
+    family = "`{}1`\N{EN DASH}".format
+    undocumented = [code for code in raised if f"`{code}`" not in readme and family(code[:4]) not in readme]
+    assert sorted(undocumented) == []

@@ -25,6 +25,11 @@ class Payload(BaseModel):
     i: int | None = Field(None, description="Free-form sequence number (benchmarks)")
 
 
+def run_inline(payload: Payload) -> bool:
+    """An instant no-op runs on the worker's own thread: a pool hand-off would cost more."""
+    return payload.sleep_seconds == 0
+
+
 def handle(payload: Payload, ctx: JobContext) -> dict[str, Any]:
     if payload.sleep_seconds:
         time.sleep(payload.sleep_seconds)

@@ -18,8 +18,8 @@ import httpx
 import psycopg
 import pytest
 from postgrest.types import CountMethod
-
 from supabase import create_client
+
 from tests.support.postgrest import PostgrestEndpoint
 from tests.support.postgrest_sql import http_status
 

@@ -15,11 +15,11 @@ import httpx
 import psycopg
 import pytest
 from postgrest import APIError
+from supabase import Client, ClientOptions, create_client
 
 from shared.backend.supabase import SupabaseBackend
 from shared.errors import NotAllowed
 from shared.models import Completion
-from supabase import Client, ClientOptions, create_client
 from tests.backend.test_conformance import enqueue
 from tests.support import jwt
 from tests.support.postgrest import PUBLISHABLE_KEY, SECRET_KEY, PostgrestEndpoint

@@ -40,7 +40,7 @@ def test_a_healthy_queue_reports_ok_with_every_check(client: FlaskClient, conn: 
     status, body = checks_of(client)
     assert status == 200
     assert set(body["checks"]) == {"database", "migrations", "processors", "stuck_jobs", "oldest_pending",
-                                   "dead_letters", "last_worker_run"}
+                                   "dead_letters", "last_worker_run", "circuit_breakers"}
     failing = {name: check for name, check in body["checks"].items() if not check["ok"]}
     # Processors lacking provider keys are reported, not hidden; the rest must pass here.
     assert set(failing) <= {"processors"}
@@ -64,6 +64,20 @@ def test_no_worker_run_yet_is_degraded(client: FlaskClient) -> None:
     assert status == 200
     assert body["status"] == "degraded"
     assert body["checks"]["last_worker_run"] == {"ok": False, "run": None, "message": "no worker has run yet"}
+
+
+def test_an_open_circuit_breaker_is_degraded_and_named(client: FlaskClient, conn: Conn) -> None:
+    record_worker_run(conn)
+    for _ in range(3):
+        conn.execute("select circuit_breaker_record('resend', false, 3, 60, 'HTTP 503')")
+    conn.execute("select circuit_breaker_record('stripe', true, 3, 60, null)")
+    _, body = checks_of(client)
+    breakers = body["checks"]["circuit_breakers"]
+    assert body["status"] == "degraded"
+    assert breakers["ok"] is False
+    assert breakers["open"] == ["resend"]
+    assert breakers["providers"]["resend"]["last_error"] == "HTTP 503"
+    assert breakers["providers"]["stripe"]["state"] == "closed"
 
 
 def test_stuck_jobs_and_dead_letters_are_counted(client: FlaskClient, conn: Conn) -> None:

@@ -71,10 +71,6 @@ def test_files_run_as_plain_sql_record_every_version_and_run_again_unchanged(emp
         )
 
 
-# Known, reported to its owner: 20260102000000_payout_ledger.sql should
-# `revoke all on sequence public.ledger_entries_id_seq from anon, authenticated`.
-# Delete this entry once it does.
-KNOWN_LEAKS = {"ledger_entries_id_seq"}
 SUPABASE_DEFAULTS = [
     f"alter default privileges in schema public grant all on {kind} to anon, authenticated, service_role"
     for kind in ("tables", "sequences", "functions")
@@ -97,4 +93,4 @@ def test_with_supabases_default_privileges_clients_still_get_nothing(empty_db_ur
                and (has_table_privilege(r, c.oid, 'insert, update, delete, truncate')
                     or (c.relkind = 'S' and has_sequence_privilege(r, c.oid, 'usage, select, update'))
                     or (has_table_privilege(r, c.oid, 'select') and c.relname <> 'job_queue'))""").fetchall()
-        assert [leak for leak in leaks if leak["relname"] not in KNOWN_LEAKS] == []
+        assert leaks == []
