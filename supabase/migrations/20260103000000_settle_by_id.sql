@@ -8,22 +8,85 @@
 -- batch of 1,000 took seconds and the drain fell to ~1,500 jobs/s. An `= any(array)`
 -- condition on the primary key is always an index lookup per id.
 --
--- Contracts, arguments and results are unchanged (see 20260101000600_settle.sql);
--- one difference: a completion without a "result" stores SQL NULL, not JSON null.
+-- Contracts, arguments and results are as in 20260101000600_settle.sql, except that
+-- bad elements are now refused up front with a message naming the element (22QJ3:
+-- not an object, or no job uuid in "id"; 22QR1: retry_after_seconds not whole seconds
+-- >= 0, where release_jobs used to treat a negative one as 0), and a completion
+-- without a "result" stores SQL NULL, not JSON null.
 
 -- The jobs of a settle call as one object keyed by the canonical text of each id
 -- (so '{A0EE...}' and 'a0ee...' name the same job; a repeated id keeps its last
--- element), plus the ids as an array for the index lookup.
-create or replace function queue.settle_input(p_jobs jsonb, out ids uuid[], out by_id jsonb)
-language sql immutable
+-- element), plus the ids as an array for the index lookup. Raises 22QJ3, naming the
+-- element, unless p_jobs is an array of objects each with a job uuid in "id";
+-- p_shape is what an element looks like, for the message.
+create or replace function queue.settle_input(p_jobs jsonb, p_shape text, out ids uuid[], out by_id jsonb)
+language plpgsql immutable
 set search_path = ''
 as $$
+declare
+  v_bad record;
+begin
+  if p_jobs is null or pg_catalog.jsonb_typeof(p_jobs) <> 'array' then
+    perform queue.raise('22QJ3', pg_catalog.format('p_jobs must be a JSON array of %s, got %s', p_shape,
+                                                   coalesce(pg_catalog.jsonb_typeof(p_jobs), 'null')),
+      'pass [{"id": "<job uuid>", ...}], one element per job');
+  end if;
+  select x.n, x.e into v_bad
+    from pg_catalog.jsonb_array_elements(p_jobs) with ordinality as x(e, n)
+   where pg_catalog.jsonb_typeof(x.e) <> 'object'
+      or coalesce(x.e ->> 'id', '') !~* '^[{]?[0-9a-f]{8}-?([0-9a-f]{4}-?){3}[0-9a-f]{12}[}]?$'
+   order by x.n limit 1;
+  if found then
+    perform queue.raise('22QJ3', pg_catalog.format('p_jobs element %s must be an object with a job uuid in "id", got %s',
+                                                   v_bad.n, pg_catalog.left(v_bad.e::text, 100)),
+      pg_catalog.format('each element looks like %s', p_shape));
+  end if;
   select pg_catalog.array_agg(x.id), coalesce(pg_catalog.jsonb_object_agg(x.id::text, x.e), '{}'::jsonb)
-    from (select (e ->> 'id')::uuid as id, e from pg_catalog.jsonb_array_elements(p_jobs) e) x
+    into ids, by_id
+    from (select (e ->> 'id')::uuid as id, e from pg_catalog.jsonb_array_elements(p_jobs) e) x;
+end
 $$;
-comment on function queue.settle_input(jsonb) is
-  'Split a settle call''s [{id, ...}] into the id array (for an index lookup) and an object of elements keyed by id.';
-revoke execute on function queue.settle_input(jsonb) from public;
+comment on function queue.settle_input(jsonb, text) is
+  'Check a settle call''s [{id, ...}] and split it into the id array (for an index lookup) and the elements keyed by id.';
+revoke execute on function queue.settle_input(jsonb, text) from public;
+
+-- Raises 22QR1, naming the element, unless each element's "retry_after_seconds" is
+-- absent, null or a whole number from 0 to 2147483647; and 22QJ3 unless each
+-- "retryable" is absent, null, true or false.
+create or replace function queue.check_settle_options(p_jobs jsonb) returns void
+language plpgsql immutable
+set search_path = ''
+as $$
+declare
+  v_bad record;
+begin
+  select x.n, x.e -> 'retry_after_seconds' as given into v_bad
+    from pg_catalog.jsonb_array_elements(p_jobs) with ordinality as x(e, n)
+   where case pg_catalog.jsonb_typeof(x.e -> 'retry_after_seconds')
+           when 'number' then (x.e ->> 'retry_after_seconds')::numeric not between 0 and 2147483647
+                              or (x.e ->> 'retry_after_seconds')::numeric % 1 <> 0
+           when 'null' then false
+           else x.e ? 'retry_after_seconds' end
+   order by x.n limit 1;
+  if found then
+    perform queue.raise('22QR1', pg_catalog.format(
+      'p_jobs element %s: retry_after_seconds must be a whole number of seconds, 0 or more, got %s', v_bad.n, v_bad.given),
+      'omit it (or pass null) to use the type''s backoff');
+  end if;
+  select x.n, x.e -> 'retryable' as given into v_bad
+    from pg_catalog.jsonb_array_elements(p_jobs) with ordinality as x(e, n)
+   where pg_catalog.jsonb_typeof(x.e -> 'retryable') not in ('boolean', 'null')
+   order by x.n limit 1;
+  if found then
+    perform queue.raise('22QJ3', pg_catalog.format('p_jobs element %s: retryable must be true or false, got %s',
+                                                   v_bad.n, v_bad.given),
+      'omit it for true (retry while attempts remain)');
+  end if;
+end
+$$;
+comment on function queue.check_settle_options(jsonb) is
+  'Check each settle element''s retry_after_seconds (whole seconds >= 0) and retryable (boolean); raises 22QR1 / 22QJ3.';
+revoke execute on function queue.check_settle_options(jsonb) from public;
 
 create or replace function public.complete_jobs(p_jobs jsonb, p_worker_id text default null) returns setof uuid
 language plpgsql volatile security definer
@@ -34,11 +97,7 @@ declare
   v_ids uuid[];
   v_by_id jsonb;
 begin
-  if p_jobs is null or pg_catalog.jsonb_typeof(p_jobs) <> 'array' then
-    perform queue.raise('22QJ3', 'p_jobs must be a JSON array of {"id": ..., "result": ...}',
-      'pass [{"id": "<job uuid>", "result": {...}}]');
-  end if;
-  select s.ids, s.by_id into v_ids, v_by_id from queue.settle_input(p_jobs) s;
+  select s.ids, s.by_id into v_ids, v_by_id from queue.settle_input(p_jobs, '{"id", "result"}') s;
   return query
   with done as (
     update public.job_queue j
@@ -72,15 +131,9 @@ declare
   v_dead uuid[];
   v_retried uuid[];
 begin
-  if p_jobs is null or pg_catalog.jsonb_typeof(p_jobs) <> 'array' then
-    perform queue.raise('22QJ3', 'p_jobs must be a JSON array of {"id", "error", "retryable", "retry_after_seconds"}',
-      'pass [{"id": "<job uuid>", "error": "what went wrong"}]');
-  end if;
-  if exists (select 1 from pg_catalog.jsonb_array_elements(p_jobs) e
-              where (e ->> 'retry_after_seconds')::integer < 0) then
-    perform queue.raise('22QR1', 'retry_after_seconds must be 0 or more', 'omit it to use the type''s backoff');
-  end if;
-  select s.ids, s.by_id into v_ids, v_by_id from queue.settle_input(p_jobs) s;
+  select s.ids, s.by_id into v_ids, v_by_id
+    from queue.settle_input(p_jobs, '{"id", "error", "retryable", "retry_after_seconds"}') s;
+  perform queue.check_settle_options(p_jobs);
 
   with targets as (
     select j.id,
@@ -137,6 +190,32 @@ comment on function public.fail_jobs(jsonb, text) is
   'Fail each [{id, error, retryable, retry_after_seconds}]: retried with backoff while attempts remain and retryable, '
   'else moved to job_dead_letter (dependents cancelled). Outcome per job: retried, dead_lettered or lease_lost.';
 
+-- The single form checks its own argument, so its message names p_retry_after_seconds.
+create or replace function public.fail_job(
+  p_job_id uuid,
+  p_error text,
+  p_retryable boolean default true,
+  p_retry_after_seconds integer default null,
+  p_worker_id text default null
+) returns text
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+begin
+  if p_retry_after_seconds < 0 then
+    perform queue.raise('22QR1', pg_catalog.format('p_retry_after_seconds must be 0 or more, got %s', p_retry_after_seconds),
+      'pass null to use the type''s backoff');
+  end if;
+  return (select f.outcome from public.fail_jobs(
+    pg_catalog.jsonb_build_array(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+      'id', p_job_id, 'error', p_error, 'retryable', p_retryable,
+      'retry_after_seconds', p_retry_after_seconds))),
+    p_worker_id) f);
+end
+$$;
+comment on function public.fail_job(uuid, text, boolean, integer, text) is
+  'Fail a running job (fenced like complete_job). Returns retried, dead_lettered or lease_lost.';
+
 create or replace function public.release_jobs(p_jobs jsonb, p_worker_id text default null) returns setof uuid
 language plpgsql volatile security definer
 set search_path = ''
@@ -146,18 +225,16 @@ declare
   v_ids uuid[];
   v_by_id jsonb;
 begin
-  if p_jobs is null or pg_catalog.jsonb_typeof(p_jobs) <> 'array' then
-    perform queue.raise('22QJ3', 'p_jobs must be a JSON array of {"id", "retry_after_seconds", "reason"}',
-      'pass [{"id": "<job uuid>", "retry_after_seconds": 30}]');
-  end if;
-  select s.ids, s.by_id into v_ids, v_by_id from queue.settle_input(p_jobs) s;
+  select s.ids, s.by_id into v_ids, v_by_id
+    from queue.settle_input(p_jobs, '{"id", "retry_after_seconds", "reason", "checkpoint"}') s;
+  perform queue.check_settle_options(p_jobs);
   return query
   with released as (
     update public.job_queue j
        set status = 'pending', attempts = greatest(j.attempts - 1, 0),
            result = coalesce(v_by_id -> (j.id::text) -> 'checkpoint', j.result),
            run_at = v_now + pg_catalog.make_interval(
-                      secs => greatest(coalesce((v_by_id -> (j.id::text) ->> 'retry_after_seconds')::integer, 0), 0)),
+                      secs => coalesce((v_by_id -> (j.id::text) ->> 'retry_after_seconds')::integer, 0)),
            locked_by = null, locked_until = null, updated_at = v_now
      where j.id = any (v_ids) and j.status = 'running'
        and (p_worker_id is null or j.locked_by = p_worker_id)

@@ -116,6 +116,36 @@ CASES = {
         "22QJ3",
         "p_jobs element 2: depends_on must be an array",
     ),
+    "complete not array": Case(
+        "select complete_jobs(%s)", (Jsonb({"id": str(MISSING)}),), "22QJ3", "p_jobs must be a JSON array of"
+    ),
+    "complete bad id": Case(
+        "select complete_jobs(%s)", (Jsonb([{"id": "abc"}]),), "22QJ3",
+        'p_jobs element 1 must be an object with a job uuid in "id", got {"id": "abc"}',
+    ),
+    "fail element not object": Case(
+        "select fail_jobs(%s)", (Jsonb([{"id": str(MISSING)}, 5]),), "22QJ3", "p_jobs element 2 must be an object"
+    ),
+    "fail negative retry after": Case(
+        "select fail_jobs(%s)", (Jsonb([{"id": str(MISSING), "retry_after_seconds": -1}]),), "22QR1",
+        "p_jobs element 1: retry_after_seconds must be a whole number of seconds, 0 or more, got -1",
+    ),
+    "fail fractional retry after": Case(
+        "select fail_jobs(%s)", (Jsonb([{"id": str(MISSING), "retry_after_seconds": 1.5}]),), "22QR1", "got 1.5"
+    ),
+    "fail text retry after": Case(
+        "select fail_jobs(%s)", (Jsonb([{"id": str(MISSING), "retry_after_seconds": "soon"}]),), "22QR1",
+        'got "soon"',
+    ),
+    "fail retryable not boolean": Case(
+        "select fail_jobs(%s)", (Jsonb([{"id": str(MISSING), "retryable": "yes"}]),), "22QJ3",
+        'p_jobs element 1: retryable must be true or false, got "yes"',
+    ),
+    "release negative retry after": Case(
+        "select release_jobs(%s)", (Jsonb([{"id": str(MISSING), "retry_after_seconds": -5}]),), "22QR1",
+        "retry_after_seconds must be a whole number",
+    ),
+    "release null": Case("select release_jobs(null)", (), "22QJ3", "p_jobs must be a JSON array of"),
 }
 
 
