@@ -124,14 +124,16 @@ CASES = {
         'p_jobs element 1 must be an object with a job uuid in "id", got {"id": "abc"}',
     ),
     "fail element not object": Case(
-        "select fail_jobs(%s)", (Jsonb([{"id": str(MISSING)}, 5]),), "22QJ3", "p_jobs element 2 must be an object"
+        "select fail_jobs(%s)", (Jsonb([{"id": str(MISSING)}, 5]),), "22QJ3",
+        "p_jobs element 2 must be an object",
     ),
     "fail negative retry after": Case(
         "select fail_jobs(%s)", (Jsonb([{"id": str(MISSING), "retry_after_seconds": -1}]),), "22QR1",
         "p_jobs element 1: retry_after_seconds must be a whole number of seconds, 0 or more, got -1",
     ),
     "fail fractional retry after": Case(
-        "select fail_jobs(%s)", (Jsonb([{"id": str(MISSING), "retry_after_seconds": 1.5}]),), "22QR1", "got 1.5"
+        "select fail_jobs(%s)", (Jsonb([{"id": str(MISSING), "retry_after_seconds": 1.5}]),), "22QR1",
+        "got 1.5",
     ),
     "fail text retry after": Case(
         "select fail_jobs(%s)", (Jsonb([{"id": str(MISSING), "retry_after_seconds": "soon"}]),), "22QR1",
