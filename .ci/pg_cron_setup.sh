@@ -9,13 +9,19 @@ if [ ! -f "/usr/lib/postgresql/$version/lib/pg_cron.so" ]; then
   echo "installing postgresql-$version-cron"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-$version-cron") >/dev/null
 fi
-preload=$(psql "$url" -Atc "show shared_preload_libraries")
-cron_db=$(psql "$url" -Atc "select current_setting('cron.database_name', true)")
-if [[ "$preload" != *pg_cron* || "$cron_db" != "queue_worker_cron" ]]; then
-  echo "preloading pg_cron (cron.database_name = queue_worker_cron) and restarting PostgreSQL $version"
-  psql "$url" -qc "alter system set shared_preload_libraries = 'pg_cron'" \
-              -qc "alter system set cron.database_name = 'queue_worker_cron'"
+restart() {
   pg_ctlcluster --skip-systemctl-redirect "$version" main restart
   for _ in $(seq 1 30); do pg_isready -q -d "$url" && break; sleep 1; done
+}
+# Two steps: cron.database_name is unknown (ALTER SYSTEM refuses it) until pg_cron is loaded.
+if [[ "$(psql "$url" -Atc "show shared_preload_libraries")" != *pg_cron* ]]; then
+  echo "preloading pg_cron and restarting PostgreSQL $version"
+  psql "$url" -qc "alter system set shared_preload_libraries = 'pg_cron'"
+  restart
+fi
+if [[ "$(psql "$url" -Atc "select current_setting('cron.database_name', true)")" != "queue_worker_cron" ]]; then
+  echo "setting cron.database_name = queue_worker_cron and restarting PostgreSQL $version"
+  psql "$url" -qc "alter system set cron.database_name = 'queue_worker_cron'"
+  restart
 fi
 psql "$url" -Atc "show shared_preload_libraries"
