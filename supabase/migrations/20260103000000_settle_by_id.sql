@@ -25,25 +25,36 @@ set search_path = ''
 as $$
 declare
   v_bad record;
+  v_clean boolean;
 begin
   if p_jobs is null or pg_catalog.jsonb_typeof(p_jobs) <> 'array' then
     perform queue.raise('22QJ3', pg_catalog.format('p_jobs must be a JSON array of %s, got %s', p_shape,
                                                    coalesce(pg_catalog.jsonb_typeof(p_jobs), 'null')),
       'pass [{"id": "<job uuid>", ...}], one element per job');
   end if;
-  select x.n, x.e into v_bad
-    from pg_catalog.jsonb_array_elements(p_jobs) with ordinality as x(e, n)
-   where pg_catalog.jsonb_typeof(x.e) <> 'object'
-      or coalesce(x.e ->> 'id', '') !~* '^[{]?[0-9a-f]{8}-?([0-9a-f]{4}-?){3}[0-9a-f]{12}[}]?$'
-   order by x.n limit 1;
-  if found then
+  -- The common case pays for one pass; only a bad element sends us looking for it.
+  begin
+    select pg_catalog.array_agg(x.id), coalesce(pg_catalog.jsonb_object_agg(x.id::text, x.e)
+                                                  filter (where x.id is not null), '{}'::jsonb),
+           coalesce(pg_catalog.bool_and(x.id is not null), true)
+      into ids, by_id, v_clean
+      from (select (e ->> 'id')::uuid as id, e from pg_catalog.jsonb_array_elements(p_jobs) e) x;
+  exception when invalid_text_representation then
+    v_clean := false;
+  end;
+  if not v_clean then
+    for v_bad in select x.n, x.e from pg_catalog.jsonb_array_elements(p_jobs) with ordinality as x(e, n) loop
+      exit when pg_catalog.jsonb_typeof(v_bad.e) <> 'object' or v_bad.e ->> 'id' is null;
+      begin
+        perform (v_bad.e ->> 'id')::uuid;
+      exception when invalid_text_representation then
+        exit;
+      end;
+    end loop;
     perform queue.raise('22QJ3', pg_catalog.format('p_jobs element %s must be an object with a job uuid in "id", got %s',
                                                    v_bad.n, pg_catalog.left(v_bad.e::text, 100)),
       pg_catalog.format('each element looks like %s', p_shape));
   end if;
-  select pg_catalog.array_agg(x.id), coalesce(pg_catalog.jsonb_object_agg(x.id::text, x.e), '{}'::jsonb)
-    into ids, by_id
-    from (select (e ->> 'id')::uuid as id, e from pg_catalog.jsonb_array_elements(p_jobs) e) x;
 end
 $$;
 comment on function queue.settle_input(jsonb, text) is
