@@ -81,7 +81,7 @@ SQLSTATE_ERRORS: dict[str, type[QueueError]] = {
     "22QG1": InvalidInput,  # progress outside 0-100
     "22QL1": InvalidInput,  # lock seconds outside 1-86400
     "22QI1": InvalidInput,  # negative retention interval
-    "22QR1": InvalidInput,  # negative retry_after_seconds
+    "22QR1": InvalidInput,  # retry_after_seconds negative or not whole seconds
     "22QW1": InvalidInput,  # empty or over-long worker id
     "22QX1": InvalidInput,  # unknown trigger_queue_worker action
     "22QY1": InvalidInput,  # payout_prepare: bad currency, fee or minimum
