@@ -78,17 +78,6 @@ SQLSTATE_ERRORS: dict[str, type[QueueError]] = {
     "22QD1": InvalidDependency,
     "22QD2": InvalidDependency,
     "22QC1": InvalidCron,
-    "22QG1": InvalidInput,  # progress outside 0-100
-    "22QL1": InvalidInput,  # lock seconds outside 1-86400
-    "22QI1": InvalidInput,  # negative retention interval
-    "22QR1": InvalidInput,  # retry_after_seconds negative or not whole seconds
-    "22QW1": InvalidInput,  # empty or over-long worker id
-    "22QX1": InvalidInput,  # unknown trigger_queue_worker action
-    "22QY1": InvalidInput,  # payout_prepare: bad currency, fee or minimum
-    "22QY2": InvalidInput,  # payout_settle on a payout already settled differently
-    "22QY3": InvalidInput,  # analytics_rollup: unknown metric group
-    "22QY4": InvalidInput,  # analytics_rollup: a day that has not started
-    "22QY5": InvalidInput,  # circuit_breaker_record: bad threshold or cool-down
     "PT404": NotFound,
     "42501": NotAllowed,
 }

@@ -146,17 +146,18 @@ begin
     from queue.settle_input(p_jobs, '{"id", "error", "retryable", "retry_after_seconds"}') s;
   perform queue.check_settle_options(p_jobs);
 
+  -- FOR UPDATE re-checks status and lock holder after waiting on a concurrent change;
+  -- the update below joins only by id, so this is where fencing holds.
   with targets as (
-    select j.id,
-           coalesce(v_by_id -> (j.id::text) ->> 'error', 'unknown error') as error,
-           coalesce((v_by_id -> (j.id::text) ->> 'retryable')::boolean, true)
-             and j.attempts < j.max_attempts as retry,
-           coalesce((v_by_id -> (j.id::text) ->> 'retryable')::boolean, true) as retryable,
-           (v_by_id -> (j.id::text) ->> 'retry_after_seconds')::integer as retry_after
-      from public.job_queue j
-     where j.id = any (v_ids) and j.status = 'running'
-       and (p_worker_id is null or j.locked_by = p_worker_id)
-       for update of j
+    select x.id, x.error, x.retryable, x.retryable and x.attempts < x.max_attempts as retry, x.retry_after
+      from (select j.id, j.attempts, j.max_attempts,
+                   coalesce(v_by_id -> (j.id::text) ->> 'error', 'unknown error') as error,
+                   coalesce((v_by_id -> (j.id::text) ->> 'retryable')::boolean, true) as retryable,
+                   (v_by_id -> (j.id::text) ->> 'retry_after_seconds')::integer as retry_after
+              from public.job_queue j
+             where j.id = any (v_ids) and j.status = 'running'
+               and (p_worker_id is null or j.locked_by = p_worker_id)
+               for update of j) x
   ),
   failed as (
     update public.job_queue j
