@@ -77,14 +77,25 @@ def breakers_check(backend: QueueBackend) -> dict[str, Any]:
     return {"ok": not open_now, "open": open_now, "providers": providers}
 
 
+def payouts_check(backend: QueueBackend) -> dict[str, Any]:
+    """Payouts held because their Stripe outcome is unknown: money an operator must see."""
+    held: list[dict[str, Any]] = backend.rpc("payouts_on_hold", {})
+    check: dict[str, Any] = {"ok": not held, "on_hold": len(held), "payouts": held}
+    if held:
+        check["hint"] = ("their ledger entries stay reserved until Stripe is asked by transfer group; "
+                         "set STRIPE_SECRET_KEY where they run or settle them by hand")
+    return check
+
+
 def database_checks(backend: QueueBackend, settings: Settings) -> dict[str, dict[str, Any]]:
-    """Round trip, migrations, the queue's own facts and the circuit breakers. A failing
+    """Round trip, migrations, the queue's own facts, the circuit breakers and held payouts. A failing
     query (say, a database never migrated) fails its check; only DatabaseUnavailable escapes."""
     checks: dict[str, dict[str, Any]] = {"database": {"ok": True, "round_trip_ms": round(backend.ping(), 3)}}
     try:
         checks["migrations"] = migrations_check(backend, settings)
         checks.update(queue_checks(backend.queue_health()))
         checks["circuit_breakers"] = breakers_check(backend)
+        checks["payouts_on_hold"] = payouts_check(backend)
     except DatabaseUnavailable:
         raise
     except QueueError as exc:

@@ -2,6 +2,9 @@
 
 Stripe replays the first answer for a key it has seen (for 24 hours), so a retried
 payout that sends its payout id again gets the original transfer back, never a new one.
+The same key with different parameters is refused with `idempotency_error`
+(`IdempotencyKeyReused`): that says nothing about whether the first request made a
+transfer, so the caller must look it up rather than treat it as a refusal.
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ from shared.processors.base import PermanentError, RateLimitedError, RetryableEr
 from shared.providers.http import retry_after_seconds, send
 
 PROVIDER = "stripe"
+
+
+class IdempotencyKeyReused(PermanentError):
+    """Stripe refused the key because it was first used with other parameters. Resending
+    cannot help, but the first request may have made a transfer: look it up."""
 
 
 def create_transfer(http: httpx.Client, settings: Settings, *, amount_cents: int, currency: str,
@@ -36,8 +44,8 @@ def create_transfer(http: httpx.Client, settings: Settings, *, amount_cents: int
 def find_transfer(http: httpx.Client, settings: Settings, transfer_group: str) -> dict[str, Any] | None:
     """The transfer already made for `transfer_group`, if any (`GET /v1/transfers?transfer_group=`).
 
-    Stripe keeps idempotency keys for 24 hours only; a payout resumed later (a dead
-    letter replayed days after a crash) must find its transfer this way, not resend.
+    The one way to learn whether a request whose answer was lost made a transfer, and
+    the only one once Stripe has forgotten the idempotency key (after 24 hours).
     """
     if settings.stripe_secret_key is None:
         raise PermanentError("STRIPE_SECRET_KEY is not set")
@@ -61,9 +69,19 @@ def raise_for_stripe(response: httpx.Response) -> None:
     if response.status_code == 409:
         # A concurrent request with the same idempotency key is still in flight.
         raise RateLimitedError(f"Stripe idempotency conflict: {message}", retry_after=2.0)
+    if _error_type(response) == "idempotency_error":
+        raise IdempotencyKeyReused(f"Stripe refused the idempotency key: {message}")
     if response.status_code >= 500 or response.headers.get("stripe-should-retry") == "true":
         raise RetryableError(f"Stripe {response.status_code}: {message}")
     raise PermanentError(f"Stripe refused the transfer ({response.status_code}): {message}")
+
+
+def _error_type(response: httpx.Response) -> str | None:
+    try:
+        error = response.json().get("error", {})
+    except ValueError:
+        return None
+    return str(error.get("type")) if isinstance(error, dict) and error.get("type") else None
 
 
 def _error_message(response: httpx.Response) -> str:
