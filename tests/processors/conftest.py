@@ -13,6 +13,7 @@ from shared.backend.postgres import PostgresBackend
 from shared.backend.protocol import QueueBackend
 from shared.config import Settings
 from shared.processors.base import JobContext
+from tests.processors.fake_stripe import StripeState, fake_stripe
 
 MakeContext = Callable[..., JobContext]
 
@@ -54,6 +55,20 @@ def make_ctx(backend: PostgresBackend, http: httpx.Client,
                           previous_result=previous_result)
 
     return make
+
+
+@pytest.fixture
+def stripe() -> Iterator[tuple[str, StripeState]]:
+    """A fresh local Stripe stand-in: (base URL, its state)."""
+    with fake_stripe() as served:
+        yield served
+
+
+@pytest.fixture
+def settings(stripe: tuple[str, StripeState]) -> Settings:
+    """Payout settings pointed at the Stripe stand-in (10% fee, 1000-cent minimum)."""
+    return Settings(stripe_api_base=stripe[0], stripe_secret_key="sk_test_fake",
+                    payout_fee_bps=1000, payout_min_cents=1000)
 
 
 EmailContext = Callable[..., JobContext]

@@ -8,7 +8,6 @@ which honours idempotency keys and counts the transfers it creates).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -21,21 +20,9 @@ from shared.config import Settings
 from shared.processors import payout
 from shared.processors.base import PermanentError, RateLimitedError, RetryableError
 from tests.processors.conftest import MakeContext
-from tests.processors.fake_stripe import StripeState, fake_stripe
+from tests.processors.fake_stripe import StripeState
 
 Conn = psycopg.Connection[dict[str, Any]]
-
-
-@pytest.fixture
-def stripe() -> Iterator[tuple[str, StripeState]]:
-    with fake_stripe() as served:
-        yield served
-
-
-@pytest.fixture
-def settings(stripe: tuple[str, StripeState]) -> Settings:
-    return Settings(stripe_api_base=stripe[0], stripe_secret_key="sk_test_fake",
-                    payout_fee_bps=1000, payout_min_cents=1000)
 
 
 def add_seller(conn: Conn, entries: list[tuple[str, int]], *, email: str | None = "seller@example.com",
@@ -255,7 +242,8 @@ def test_a_sent_payout_resumed_after_stripes_key_window_finds_its_transfer_by_gr
     with pytest.raises(SystemExit):
         payout.handle(payout.Payload(seller_id=seller),
                       make_ctx(settings, job_type="payout", backend_=CrashBeforeSettle(backend)))
-    conn.execute("update payouts set created_at = now() - interval '2 days', sent_at = now() - interval '2 days'")
+    conn.execute("update payouts set created_at = now() - interval '2 days', "
+                 "sent_at = now() - interval '2 days'")
     stripe[1].by_idempotency_key.clear()  # Stripe has forgotten the key
 
     result = payout.handle(payout.Payload(seller_id=seller), make_ctx(settings, job_type="payout"))
