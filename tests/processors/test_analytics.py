@@ -88,8 +88,21 @@ def test_running_a_day_twice_gives_the_same_rows(conn: Conn, make_ctx: MakeConte
     assert first
 
 
-def test_a_day_without_jobs_has_no_queue_rows(conn: Conn, make_ctx: MakeContext) -> None:
-    assert rollup(make_ctx, metrics=["queue"])["rows"] == 0
+def test_a_day_without_jobs_rolls_up_to_zero_totals_not_to_a_gap(conn: Conn, make_ctx: MakeContext) -> None:
+    completed_job(conn, "email", 50, finished=NOON + dt.timedelta(days=2))  # another day's activity
+    assert rollup(make_ctx, metrics=["queue"])["rows"] == 4
+    assert rows(conn) == {("jobs_enqueued", ""): 0, ("jobs_completed", ""): 0, ("jobs_dead_lettered", ""): 0,
+                          ("queue_depth_end_of_day", ""): 0}
+
+
+def test_a_quiet_day_writes_zero_money_for_every_currency_the_ledger_knows(
+        conn: Conn, make_ctx: MakeContext) -> None:
+    seller = add_seller(conn, [("sale", 5000)])
+    add_entry(conn, seller, "sale", 900, "eur")
+    conn.execute("update ledger_entries set created_at = %s", (NOON - dt.timedelta(days=3),))
+    rollup(make_ctx, metrics=["marketplace"])
+    metrics = ("sales_cents", "refunds_cents", "payouts_cents", "platform_fees_cents", "payouts_paid")
+    assert rows(conn, "marketplace") == {(m, c): 0 for m in metrics for c in ("usd", "eur")}
 
 
 def test_user_metrics_are_skipped_cleanly_where_auth_users_does_not_exist(
@@ -121,7 +134,9 @@ def test_marketplace_money_per_currency_comes_from_the_ledger(conn: Conn, make_c
     rollup(make_ctx, metrics=["marketplace"])
     assert rows(conn, "marketplace") == {
         ("sales_cents", "usd"): 7500, ("sales_cents", "eur"): 900, ("refunds_cents", "usd"): 500,
-        ("payouts_cents", "usd"): 6300, ("platform_fees_cents", "usd"): 700, ("payouts_paid", "usd"): 1}
+        ("payouts_cents", "usd"): 6300, ("platform_fees_cents", "usd"): 700, ("payouts_paid", "usd"): 1,
+        ("refunds_cents", "eur"): 0, ("payouts_cents", "eur"): 0, ("platform_fees_cents", "eur"): 0,
+        ("payouts_paid", "eur"): 0}
 
 
 def test_rolling_up_one_group_leaves_the_other_groups_rows_alone(conn: Conn, make_ctx: MakeContext) -> None:
