@@ -22,18 +22,21 @@
 
 do $$
 declare
-  v_cron_db text := coalesce(pg_catalog.current_setting('cron.database_name', true), 'postgres');
+  -- pg_settings hides what the role may not read (current_setting would abort): null = unknown.
+  v_cron_db text := (select setting from pg_catalog.pg_settings where name = 'cron.database_name');
+  v_preload text := (select setting from pg_catalog.pg_settings where name = 'shared_preload_libraries');
   v_how text := pg_catalog.format(
-    'as a superuser in database %s (cron.database_name), run create extension pg_cron with schema pg_catalog '
+    'as a superuser, in the database named by cron.database_name (%s), run create extension pg_cron with schema pg_catalog '
     '(Supabase: Dashboard > Database > Extensions > pg_cron), then run this file again; '
     'until then schedule cleanup_stuck_jobs(), enqueue_due_schedules() and purge_finished_jobs() yourself',
-    v_cron_db);
+    coalesce(v_cron_db, 'on Supabase: postgres'));
 begin
   if not exists (select 1 from pg_catalog.pg_extension where extname = 'pg_cron') then
     if not exists (select 1 from pg_catalog.pg_available_extensions where name = 'pg_cron')
-       or coalesce(pg_catalog.current_setting('shared_preload_libraries', true), '') not like '%pg_cron%'
+       or v_preload not like '%pg_cron%'
        or v_cron_db <> pg_catalog.current_database() then
-      raise notice 'pg_cron is not available in database %: %', pg_catalog.current_database(), v_how;
+      raise notice 'pg_cron is not available in database % (not installed, not preloaded, or another database): %',
+        pg_catalog.current_database(), v_how;
       return;
     end if;
     begin
