@@ -43,7 +43,8 @@ checks as (
     from roles, schemas s, unnest(array['usage', 'create']) p
   union all
   select r, p || ' on sequence ' || c.oid::regclass, has_sequence_privilege(r, c.oid, p)
-    from roles, pg_class c join schemas s on s.oid = c.relnamespace, unnest(array['usage', 'select', 'update']) p
+    from roles, pg_class c join schemas s on s.oid = c.relnamespace,
+         unnest(array['usage', 'select', 'update']) p
    where c.relkind = 'S' and c.oid not in (select objid from mine)
   union all
   select r, p || ' on table ' || c.oid::regclass,

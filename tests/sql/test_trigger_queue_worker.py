@@ -82,6 +82,7 @@ def test_missing_type_and_batch_are_left_out_and_an_existing_query_is_kept(conn:
 
 
 def test_trigger_queue_worker_posts_to_the_encoded_url(conn: Conn) -> None:
-    body = value(conn, "select prosrc from pg_proc where oid = 'trigger_queue_worker(text, text, integer)'::regprocedure")
+    query = "select prosrc from pg_proc where oid = 'trigger_queue_worker(text,text,int)'::regprocedure"
+    body = value(conn, query)
     assert "queue.worker_trigger_url(v_url, p_action, p_type, p_batch)" in body
     assert "'type=' ||" not in body
