@@ -9,7 +9,9 @@ Real: PostgreSQL with pg_cron (CI: the machine's PostgreSQL 15 with postgresql-1
 cron.database_name = queue_worker_cron). Faked: nothing. Skipped where pg_cron is not
 preloaded (the embedded server), unless REQUIRE_PG_CRON=1, which turns the skip into a failure.
 The cron database is left in place after the test (dropping it under pg_cron's launcher
-only makes the launcher retry); the next run drops and recreates it.
+only makes the launcher retry); the next run drops and recreates it. The non-superuser test
+drops it with its owner, the role it creates. "pg_cron left in public" is made by dropping
+and creating pg_cron without a schema, as the old 20260101001000_pg_cron.sql did.
 """
 
 from __future__ import annotations
