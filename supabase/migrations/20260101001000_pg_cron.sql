@@ -65,16 +65,25 @@ comment on function public.trigger_queue_worker(text, text, integer) is
 
 do $$
 declare
-  v_cron_db text := coalesce(current_setting('cron.database_name', true), 'postgres');
+  -- Edited after release (issue 8), with the create below: read through pg_settings, which
+  -- hides these settings from roles that may not read them instead of aborting.
+  v_cron_db text := coalesce((select setting from pg_settings where name = 'cron.database_name'), 'postgres');
   v_have_cron boolean;
 begin
   v_have_cron := exists (select 1 from pg_extension where extname = 'pg_cron');
   if not v_have_cron
      and exists (select 1 from pg_available_extensions where name = 'pg_cron')
-     and current_setting('shared_preload_libraries', true) like '%pg_cron%'
+     and (select setting from pg_settings where name = 'shared_preload_libraries') like '%pg_cron%'
      and v_cron_db = current_database() then
-    create extension if not exists pg_cron;
-    v_have_cron := true;
+    -- Edited after release (issue 8): a role that may not create pg_cron aborted the
+    -- whole migration here, and without a schema it landed in public.
+    -- 20260104000200_pg_cron_setup.sql carries the rest of the fix.
+    begin
+      create extension if not exists pg_cron with schema pg_catalog;
+      v_have_cron := true;
+    exception when insufficient_privilege then
+      raise notice 'pg_cron could not be created (%): see 20260104000200_pg_cron_setup.sql', sqlerrm;
+    end;
   end if;
   if not v_have_cron then
     raise notice 'pg_cron is not available in database % (cron.database_name is %): schedule cleanup_stuck_jobs(), enqueue_due_schedules() and purge_finished_jobs() yourself',

@@ -1,18 +1,24 @@
 """The pg_cron branch of the migrations: on a server with pg_cron preloaded, migrating the
-database named by cron.database_name installs the extension and schedules the queue's
-maintenance; every scheduled command runs; migrating again changes nothing.
+database named by cron.database_name installs the extension in pg_catalog and schedules the
+queue's maintenance; every scheduled command runs; the history purge touches only the
+queue's jobs; migrating again changes nothing; a pg_cron left in public by the old migration
+moves to pg_catalog when only our jobs use it; a role that may not create pg_cron still
+migrates and is told how to enable it.
 
 Real: PostgreSQL with pg_cron (CI: the machine's PostgreSQL 15 with postgresql-15-cron,
 cron.database_name = queue_worker_cron). Faked: nothing. Skipped where pg_cron is not
 preloaded (the embedded server), unless REQUIRE_PG_CRON=1, which turns the skip into a failure.
 The cron database is left in place after the test (dropping it under pg_cron's launcher
-only makes the launcher retry); the next run drops and recreates it.
+only makes the launcher retry); the next run drops and recreates it. The non-superuser test
+drops it with its owner, the role it creates. "pg_cron left in public" is made by dropping
+and creating pg_cron without a schema, as the old 20260101001000_pg_cron.sql did.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -32,9 +38,12 @@ EXPECTED_JOBS = {
     "queue-purge-finished-jobs": ("17 3 * * *", "select public.purge_finished_jobs()"),
     "queue-purge-cron-history": (
         "27 3 * * *",
-        "delete from cron.job_run_details where end_time < now() - interval '7 days'",
+        "delete from cron.job_run_details where end_time < now() - interval '7 days'"
+        " and jobid in (select jobid from cron.job where jobname like 'queue-%')",
     ),
 }
+SETUP_FILE = next(MIGRATIONS.glob("*_pg_cron_setup.sql"))
+MIGRATOR = "qw_cron_migrator"
 
 
 def _unavailable(reason: str) -> None:
@@ -47,6 +56,17 @@ def _unavailable(reason: str) -> None:
 @pytest.fixture
 def cron_db_url(pg_server_url: str) -> Iterator[str]:
     """A freshly created, migrated cron.database_name database (one test run at a time per server)."""
+    with _fresh_cron_db(pg_server_url) as (_admin, name):
+        url = make_conninfo(pg_server_url, dbname=name)
+        migrate(url, MIGRATIONS)
+        yield url
+
+
+@contextmanager
+def _fresh_cron_db(
+    pg_server_url: str, owner: str | None = None
+) -> Iterator[tuple[psycopg.Connection[Any], str]]:
+    """Drop and create the cron.database_name database (owned by `owner`), holding the test lock."""
     with psycopg.connect(pg_server_url, autocommit=True) as admin:
         preload = admin.execute("select current_setting('shared_preload_libraries')").fetchone()
         if preload is None or "pg_cron" not in preload[0]:
@@ -63,10 +83,11 @@ def cron_db_url(pg_server_url: str) -> Iterator[str]:
         # Another test run on this server would drop the same database under us.
         admin.execute("select pg_advisory_lock(hashtext('queue-worker pg_cron test'))")
         admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-        url = make_conninfo(pg_server_url, dbname=name)
-        migrate(url, MIGRATIONS)
-        yield url
+        create = sql.SQL("create database {}").format(sql.Identifier(name))
+        if owner is not None:
+            create = sql.SQL("{} owner {}").format(create, sql.Identifier(owner))
+        admin.execute(create)
+        yield admin, name
         admin.execute("select pg_advisory_unlock(hashtext('queue-worker pg_cron test'))")
 
 
@@ -107,5 +128,118 @@ def test_migrating_again_changes_nothing(
 ) -> None:
     before = _jobs(cron_conn)
     assert migrate(cron_db_url, MIGRATIONS) == []
-    cron_conn.execute(PG_CRON_FILE.read_text())  # the file itself is safe to replay too
+    # The files themselves are safe to replay too, in order (replaying the old one alone
+    # would bring back its purge of every app's history; the setup file replaces it).
+    for path in (PG_CRON_FILE, SETUP_FILE):
+        cron_conn.execute(path.read_text())
     assert _jobs(cron_conn) == before
+
+
+def _notices(conn: psycopg.Connection[Any]) -> list[str]:
+    seen: list[str] = []
+    conn.add_notice_handler(lambda diag: seen.append(diag.message_primary or ""))
+    return seen
+
+
+def _cron_schema(conn: psycopg.Connection[dict[str, Any]]) -> str:
+    row = conn.execute(
+        "select extnamespace::regnamespace::text as s from pg_extension where extname = 'pg_cron'"
+    ).fetchone()
+    assert row is not None
+    return str(row["s"])
+
+
+def _put_pg_cron_in_public(conn: psycopg.Connection[dict[str, Any]]) -> None:
+    """What the old 20260101001000_pg_cron.sql left behind: pg_cron in public, the old purge job."""
+    conn.execute("drop extension pg_cron")
+    conn.execute("create extension pg_cron")  # no schema: the first on the search path, public
+    conn.execute("""select cron.schedule('queue-purge-cron-history', '27 3 * * *',
+                    $$delete from cron.job_run_details where end_time < now() - interval '7 days'$$)""")
+    assert _cron_schema(conn) == "public"
+
+
+@pytest.mark.pg_cron
+def test_pg_cron_is_installed_in_pg_catalog_as_supabase_documents(
+    cron_conn: psycopg.Connection[dict[str, Any]],
+) -> None:
+    assert _cron_schema(cron_conn) == "pg_catalog"
+
+
+@pytest.mark.pg_cron
+def test_the_history_purge_deletes_old_runs_of_the_queues_jobs_only(
+    cron_conn: psycopg.Connection[dict[str, Any]],
+) -> None:
+    cron_conn.execute("select cron.schedule('other-app-report', '0 1 * * *', 'select 1')")
+    cron_conn.execute("""
+        insert into cron.job_run_details (jobid, runid, command, status, start_time, end_time)
+        select j.jobid, nextval('cron.runid_seq'), j.command, 'succeeded', t - interval '1 minute', t
+          from cron.job j, (values (now() - interval '8 days'), (now() - interval '1 day')) as v(t)""")
+    cron_conn.execute(EXPECTED_JOBS["queue-purge-cron-history"][1])
+    left = cron_conn.execute("""
+        select j.jobname, d.end_time > now() - interval '7 days' as recent, count(*) as n
+          from cron.job_run_details d join cron.job j using (jobid)
+         group by 1, 2 order by 1, 2""").fetchall()
+    ours = [(r["recent"], r["n"]) for r in left if r["jobname"].startswith("queue-")]
+    assert len(ours) == len(EXPECTED_JOBS)
+    assert set(ours) == {(True, 1)}
+    other = [(r["recent"], r["n"]) for r in left if r["jobname"] == "other-app-report"]
+    assert other == [(False, 1), (True, 1)]
+
+
+@pytest.mark.pg_cron
+def test_a_pg_cron_left_in_public_with_only_the_queues_jobs_moves_to_pg_catalog(
+    cron_conn: psycopg.Connection[dict[str, Any]],
+) -> None:
+    _put_pg_cron_in_public(cron_conn)
+    cron_conn.execute(SETUP_FILE.read_text())
+    assert _cron_schema(cron_conn) == "pg_catalog"
+    assert {k: v[:2] for k, v in _jobs(cron_conn).items() if k in EXPECTED_JOBS} == EXPECTED_JOBS
+
+
+@pytest.mark.pg_cron
+def test_a_pg_cron_in_public_with_other_apps_jobs_stays_and_a_notice_says_how_to_move_it(
+    cron_conn: psycopg.Connection[dict[str, Any]],
+) -> None:
+    _put_pg_cron_in_public(cron_conn)
+    cron_conn.execute("select cron.schedule('other-app-report', '0 1 * * *', 'select 1')")
+    notices = _notices(cron_conn)
+    cron_conn.execute(SETUP_FILE.read_text())
+    assert _cron_schema(cron_conn) == "public"
+    assert "other-app-report" in _jobs(cron_conn)
+    assert _jobs(cron_conn)["queue-purge-cron-history"][1] == EXPECTED_JOBS["queue-purge-cron-history"][1]
+    assert any("create extension pg_cron with schema pg_catalog" in n for n in notices)
+
+
+@pytest.fixture
+def migrator(pg_server_url: str) -> Iterator[str]:
+    """A login role that is not a superuser, so it may not create pg_cron; dropped afterwards
+    with the cron database it owns (the next pg_cron test creates that again)."""
+    role = sql.Identifier(MIGRATOR)
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        if not admin.execute("select 1 from pg_roles where rolname = %s", (MIGRATOR,)).fetchone():
+            admin.execute(sql.SQL("create role {} login nosuperuser").format(role))
+        yield MIGRATOR
+        for (name,) in admin.execute(
+            "select datname from pg_database where datdba = %s::regrole", (MIGRATOR,)
+        ).fetchall():
+            admin.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("drop role {}").format(role))
+
+
+@pytest.mark.pg_cron
+def test_a_role_that_may_not_create_pg_cron_migrates_and_is_told_how_to_enable_it(
+    pg_server_url: str, migrator: str
+) -> None:
+    with _fresh_cron_db(pg_server_url, owner=migrator) as (_admin, name):
+        url = make_conninfo(pg_server_url, dbname=name, user=migrator)
+        with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+            notices = _notices(conn)
+            for path in sorted(MIGRATIONS.glob("*.sql")):
+                conn.execute(path.read_text())
+            cron = conn.execute("select count(*) as n from pg_extension where extname = 'pg_cron'").fetchone()
+            assert cron == {"n": 0}
+            versions = {r["version"] for r in conn.execute("select version from queue.schema_migrations")}
+        assert versions == {p.name[:14] for p in MIGRATIONS.glob("*.sql")}
+        how = [n for n in notices if "could not be created by role" in n]
+        assert len(how) == 1
+        assert "create extension pg_cron with schema pg_catalog" in how[0]
