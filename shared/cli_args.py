@@ -62,7 +62,7 @@ def json_object(text: str) -> dict[str, Any]:
     """A JSON object given on the command line (the payload), checked as the HTTP function
     checks a body: nesting depth and no NUL (`shared.json_input`)."""
     try:
-        value = load_json(text, "payload")
+        value = load_json(text, "payload", level=2)  # as inside an HTTP enqueue body
     except JsonRefused as refused:
         raise argparse.ArgumentTypeError(str(refused)) from None
     except ValueError as exc:

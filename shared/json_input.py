@@ -29,7 +29,7 @@ class JsonRefused(ValueError):
         super().__init__(f"{field + ': ' if field else ''}{problem}; allowed: {allowed}")
 
 
-def load_json(text: str | bytes, root: str = "") -> Any:
+def load_json(text: str | bytes, root: str = "", level: int = 1) -> Any:
     """`json.loads` plus `check_json`: too deep or NUL is `JsonRefused` (a ValueError, so
     catch it before the ValueError or UnicodeDecodeError of text that is not JSON)."""
     try:
@@ -37,15 +37,16 @@ def load_json(text: str | bytes, root: str = "") -> Any:
     except RecursionError:  # deeper than the parser goes: no path to name
         raise JsonRefused(None, f"the JSON is nested more than {MAX_DEPTH} levels deep",
                           DEPTH_ALLOWED) from None
-    check_json(value, root)
+    check_json(value, root, level)
     return value
 
 
-def check_json(value: Any, root: str = "") -> None:
+def check_json(value: Any, root: str = "", level: int = 1) -> None:
     """Raise `JsonRefused` for the first container deeper than MAX_DEPTH or string or key
-    holding a NUL; `root` names `value` in the field path ("payload"). Iterative, so a
-    deep document cannot exhaust the stack here either."""
-    pending: list[tuple[Any, str, int]] = [(value, root, 1)]
+    holding a NUL. `root` names `value` in the field path ("payload") and `level` is its
+    own depth: a payload alone is level 2, as inside the job of an HTTP body, so both
+    doors judge it alike. Iterative, so a deep document cannot exhaust the stack here."""
+    pending: list[tuple[Any, str, int]] = [(value, root, level)]
     while pending:
         item, path, depth = pending.pop()
         if isinstance(item, dict | list) and depth > MAX_DEPTH:
