@@ -55,8 +55,21 @@ def json_response(status: int, body: Mapping[str, Any], headers: Mapping[str, st
 def framework_error(error: HTTPException) -> flask.Response:
     """What Flask refuses before the function runs (404 for /favicon.ico and /robots.txt),
     in the function's JSON shape instead of Flask's HTML page."""
-    request_id = request_id_from(flask.request.headers.get("X-Request-Id"))
-    name = (error.name or "Error").replace(" ", "")
     headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-    body = {"error": name, "message": error.description or error.name, "request_id": request_id}
-    return json_response(error.code or 500, body, headers | {"X-Request-Id": request_id})
+    return error_response(error.code or 500, (error.name or "Error").replace(" ", ""),
+                          error.description or error.name, headers)
+
+
+@functions_framework.errorhandler(500)  # type: ignore[untyped-decorator]
+def crashed(error: HTTPException) -> flask.Response:
+    """An exception that escaped this module (Flask has logged it). Replaces
+    functions-framework's crash handler, which answers the exception's text in plain text;
+    its X-Google-Status header, which Cloud Functions logs the crash by, is kept."""
+    return error_response(500, "InternalError", "unexpected error; see the function's logs",
+                          {"X-Google-Status": "crash"})
+
+
+def error_response(status: int, error: str, message: str, headers: Mapping[str, str]) -> flask.Response:
+    request_id = request_id_from(flask.request.headers.get("X-Request-Id"))
+    body = {"error": error, "message": message, "request_id": request_id}
+    return json_response(status, body, {**headers, "X-Request-Id": request_id})

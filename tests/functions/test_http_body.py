@@ -178,3 +178,17 @@ def test_errors_flask_raises_before_the_function_runs_are_json_with_a_request_id
     assert response.mimetype == "application/json"
     assert response.json == {"error": "NotFound", "message": "Not Found", "request_id": "probe-1"}
     assert response.headers["X-Request-Id"] == "probe-1"
+
+
+def test_an_exception_that_escapes_the_function_is_a_json_500_that_does_not_echo_it(
+        client: FlaskClient) -> None:
+    """No path of the function lets an exception escape (respond() catches them all), so
+    the test hands Flask's own exception handling one, as Flask would on a crash."""
+    app = client.application
+    with app.test_request_context("/", headers={"X-Request-Id": "crash-1"}):
+        response = app.handle_exception(RuntimeError("postgresql://worker:hunter2@db/queue"))
+    assert response.status_code == 500
+    assert response.mimetype == "application/json"
+    assert json.loads(response.get_data()) == {"error": "InternalError", "request_id": "crash-1",
+                                               "message": "unexpected error; see the function's logs"}
+    assert response.headers["X-Google-Status"] == "crash"  # Cloud Functions logs the crash by it
