@@ -42,10 +42,11 @@ def load_json(text: str | bytes, root: str = "", level: int = 1) -> Any:
 
 
 def check_json(value: Any, root: str = "", level: int = 1) -> None:
-    """Raise `JsonRefused` for the first container deeper than MAX_DEPTH or string or key
-    holding a NUL. `root` names `value` in the field path ("payload") and `level` is its
-    own depth: a payload alone is level 2, as inside the job of an HTTP body, so both
-    doors judge it alike. Iterative, so a deep document cannot exhaust the stack here."""
+    """Raise `JsonRefused` for a container deeper than MAX_DEPTH or a string or key holding
+    a NUL (whichever the walk meets first). `root` names `value` in the field path
+    ("payload") and `level` is its own depth: a payload alone is level 2, as inside the
+    job of an HTTP body, so both doors judge it alike. Iterative, so a deep document
+    cannot exhaust the stack here."""
     pending: list[tuple[Any, str, int]] = [(value, root, level)]
     while pending:
         item, path, depth = pending.pop()
@@ -56,7 +57,7 @@ def check_json(value: Any, root: str = "", level: int = 1) -> None:
         elif isinstance(item, list):
             pending.extend((child, _join(path, str(index)), depth + 1) for index, child in enumerate(item))
         elif isinstance(item, str) and "\x00" in item:
-            raise JsonRefused(_shown(path) or None, "the string contains \\u0000 (NUL)", TEXT_ALLOWED)
+            raise JsonRefused(_shown(path), "the string contains \\u0000 (NUL)", TEXT_ALLOWED)
 
 
 def _members(item: dict[str, Any], path: str, depth: int) -> list[tuple[Any, str, int]]:
@@ -70,7 +71,10 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _shown(path: str) -> str:
-    """The path as JSON would spell it (a NUL shows as \\u0000), cut to a readable length."""
+def _shown(path: str) -> str | None:
+    """The path as JSON would spell it (a NUL shows as \\u0000), cut to a readable length;
+    None for the top level, which has no name."""
+    if not path:
+        return None
     spelled = json.dumps(path, ensure_ascii=False)[1:-1]
     return spelled if len(spelled) <= _FIELD_MAX_CHARS else spelled[:_FIELD_MAX_CHARS - 3] + "..."
