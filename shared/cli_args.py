@@ -4,11 +4,12 @@ what is allowed (argparse then exits with status 2 and the usage line)."""
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
+
+from shared.json_input import JsonRefused, load_json
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -58,9 +59,12 @@ def positive_int(text: str) -> int:
 
 
 def json_object(text: str) -> dict[str, Any]:
-    """A JSON object given on the command line."""
+    """A JSON object given on the command line (the payload), checked as the HTTP function
+    checks a body: nesting depth and no NUL (`shared.json_input`)."""
     try:
-        value = json.loads(text)
+        value = load_json(text, "payload", level=2)  # as inside an HTTP enqueue body
+    except JsonRefused as refused:
+        raise argparse.ArgumentTypeError(str(refused)) from None
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not valid JSON ({exc}): {text!r}") from None
     if not isinstance(value, dict):

@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     queue_worker_allow_unauthenticated: bool = Field(False, description="Only `queue-worker dev` sets it")
     queue_worker_time_budget_seconds: float = Field(50.0, gt=0, le=3600)
     queue_worker_default_batch: int = Field(10, ge=1, le=1000)
+    # 4 MiB: a job with the largest payload enqueue takes (payload_max_bytes, 1 MiB of
+    # stored JSON) still fits when its text spells non-ASCII as \uXXXX escapes (up to 3x
+    # longer), with room for the envelope; a bulk enqueue of many jobs is split to fit.
+    # Below AWS Lambda's 6 MB request limit, so every platform refuses at the same size.
+    queue_worker_max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024,
+                                             description="Largest request body; larger is 413")
 
     # Local state (embedded Postgres, outbox, audio output).
     local_dir: Path = Field(REPO_ROOT / ".local", description="Where local dev keeps its state")

@@ -15,6 +15,7 @@ import hmac
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from types import ModuleType
 from typing import Any
 
@@ -33,9 +34,16 @@ from shared.worker import InvocationOptions, run_invocation
 
 @dataclass(frozen=True)
 class ApiRequest:
+    """`raw_body` is the body, or a function that reads it (`shared.http_body`): then the
+    body is read on first use of `body`, which only handlers do, after authentication."""
+
     method: str
     args: Mapping[str, Sequence[str]]
-    body: bytes = b""
+    raw_body: bytes | Callable[[], bytes] = b""
+
+    @cached_property
+    def body(self) -> bytes:
+        return self.raw_body() if callable(self.raw_body) else self.raw_body
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ instead of a stack trace.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from uuid import UUID
+
+from shared.json_input import JsonRefused, load_json
 
 BATCH_MIN, BATCH_MAX = 1, 1000
 
@@ -91,13 +92,17 @@ def parse_uuid(args: Mapping[str, Sequence[str]], name: str, what: str) -> UUID:
 
 
 def json_body(body: bytes, *, required: bool) -> dict[str, Any]:
-    """The request body as a JSON object; empty counts as `{}` unless `required`."""
+    """The request body as a JSON object; empty counts as `{}` unless `required`. Too deep
+    or a NUL in a string or key is a 400 naming the field (`shared.json_input`)."""
     if not body.strip():
         if required:
             raise HttpProblem(400, "InvalidBody", "this action needs a JSON object body")
         return {}
     try:
-        value = json.loads(body)
+        value = load_json(body)
+    except JsonRefused as refused:
+        raise HttpProblem(400, "InvalidBody", str(refused), field=refused.field,
+                          allowed=refused.allowed) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise HttpProblem(400, "InvalidBody", f"the body is not valid JSON: {exc}",
                           hint="send a JSON object with Content-Type: application/json") from None

@@ -3,8 +3,9 @@
 Two kinds of event, the same actions and answers as the HTTP function (`main.py`):
 
 * **HTTP** through a Lambda function URL or API Gateway (payload format 2.0 or 1.0):
-  the bearer token is checked exactly as on other platforms, and the answer is an HTTP
-  response (`statusCode`, `headers`, JSON `body`).
+  the bearer token is checked exactly as on other platforms (before the body is
+  decoded), the body has the same size cap (413), depth and NUL checks (400), and the
+  answer is an HTTP response (`statusCode`, `headers`, JSON `body`).
 * **A direct invoke**, which is what EventBridge Scheduler sends every minute: the
   event is the schedule's input, `{"action": "process", "type": "email,audio",
   "batch": 50}` (every key optional). Only principals IAM allows to invoke the function
@@ -15,6 +16,7 @@ Two kinds of event, the same actions and answers as the HTTP function (`main.py`
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import logging
 from collections.abc import Mapping
@@ -22,6 +24,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from shared import http_api
+from shared.http_body import capped
+from shared.http_params import HttpProblem
 from shared.http_respond import request_id_from, respond
 from shared.logs import log_event
 
@@ -36,7 +40,7 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
 
 def _http(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
-    request = http_api.ApiRequest(_method(event), _query(event), _body(event))
+    request = http_api.ApiRequest(_method(event), _query(event), lambda: _body(event))
     answer = respond(request, headers.get("authorization"),
                      request_id_from(headers.get("x-request-id") or _aws_request_id(context)))
     return {"statusCode": answer.status, "headers": {**answer.headers, "Content-Type": "application/json"},
@@ -74,8 +78,14 @@ def _query(event: Mapping[str, Any]) -> dict[str, list[str]]:
 
 
 def _body(event: Mapping[str, Any]) -> bytes:
+    """The body under the same cap as elsewhere; decoded only when an action reads it."""
     body = event.get("body") or ""
-    return base64.b64decode(body) if event.get("isBase64Encoded") else str(body).encode()
+    try:
+        raw = base64.b64decode(body) if event.get("isBase64Encoded") else str(body).encode()
+    except binascii.Error as exc:
+        raise HttpProblem(400, "InvalidBody", f"the body is marked isBase64Encoded but is not base64: {exc}",
+                          hint="send the body as base64, or set isBase64Encoded to false") from None
+    return capped(raw, http_api.settings().queue_worker_max_body_bytes)
 
 
 def _aws_request_id(context: Any) -> str | None:

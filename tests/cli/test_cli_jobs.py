@@ -48,6 +48,13 @@ def test_enqueue_prints_the_id_of_the_job_it_made(cli_env: str, conn: Conn,
     (["enqueue", "nope", "{}"], "unknown job type 'nope'; known types: "),
     (["enqueue", "noop", "{bad"], "argument JSON: not valid JSON"),
     (["enqueue", "noop", "[1]"], "must be a JSON object"),
+    (["enqueue", "noop", '{"a\\u0000": 1}'], "argument JSON: payload.a\\u0000: the key contains "
+     "\\u0000 (NUL); allowed: any Unicode text except \\u0000 (NUL), which PostgreSQL cannot store"),
+    (["enqueue", "noop", '{"fail": "crash\\u0000"}'], "payload.fail: the string contains \\u0000 (NUL)"),
+    # a payload 64 levels deep: it is level 2, as in an HTTP body, so its innermost is level 65
+    (["enqueue", "noop", '{"a": ' * 63 + "{}" + "}" * 63], "payload" + ".a" * 63 + ": nested more than 64 "
+     "levels deep; allowed: objects and arrays nested at most 64 levels deep"),
+    (["enqueue", "noop", '{"a": ' * 5000 + "1" + "}" * 5000], "the JSON is nested more than 64 levels deep"),
     (["enqueue", "noop", "{}", "--priority", "urgent"], "invalid choice: 'urgent'"),
     (["enqueue", "noop", '{"sleep_seconds": -1, "x": 1}'], "payload.sleep_seconds: "),
     (["enqueue", "noop", '{"x": 1}'], "payload.x: Extra inputs are not permitted"),

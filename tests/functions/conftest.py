@@ -34,7 +34,8 @@ SOURCE = str(REPO_ROOT / "functions" / "queue_worker" / "main.py")
 # Settings the function reads; cleared so the machine's environment cannot leak in.
 ENV_NAMES = ("DATABASE_URL", "SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "QUEUE_WORKER_SECRET",
              "QUEUE_WORKER_ALLOW_UNAUTHENTICATED", "QUEUE_WORKER_TIME_BUDGET_SECONDS",
-             "QUEUE_WORKER_DEFAULT_BATCH", "DB_POOL_MAX", "LOCAL_DIR", "MIGRATIONS_DIR")
+             "QUEUE_WORKER_DEFAULT_BATCH", "QUEUE_WORKER_MAX_BODY_BYTES", "DB_POOL_MAX", "LOCAL_DIR",
+             "MIGRATIONS_DIR")
 
 
 @pytest.fixture

@@ -14,10 +14,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import psycopg
+import pytest
 
 from functions.queue_worker.aws_lambda import handler
+from shared import http_api
+from shared.json_input import MAX_DEPTH
 from tests.functions.conftest import SECRET
-from tests.sql.factories import value
+from tests.sql.factories import fingerprint, value
 
 Conn = psycopg.Connection[dict[str, Any]]
 CONTEXT = SimpleNamespace(aws_request_id="c0ffee-1")
@@ -78,6 +81,47 @@ def test_a_base64_body_enqueues(worker_env: None, conn: Conn) -> None:
     response = handler(url_event("POST", "action=enqueue", job, base64_body=True), CONTEXT)
     assert response["statusCode"] == 201
     assert value(conn, "select payload->>'i' from job_queue where id = %s", (body_of(response)["id"],)) == "7"
+
+
+@pytest.mark.parametrize("base64_body", [False, True])
+def test_a_url_body_over_the_cap_is_413_writing_nothing_and_one_at_the_cap_is_taken(
+        worker_env: None, conn: Conn, monkeypatch: pytest.MonkeyPatch, base64_body: bool) -> None:
+    monkeypatch.setenv("QUEUE_WORKER_MAX_BODY_BYTES", "1024")
+    http_api.reset()
+    before = fingerprint(conn)
+    job = json.dumps({"type": "noop", "payload": {"i": 7}})
+    response = handler(url_event("POST", "action=enqueue", job.ljust(1025), base64_body=base64_body), CONTEXT)
+    assert response["statusCode"] == 413
+    assert body_of(response)["max_body_bytes"] == 1024
+    assert "1025 bytes" in body_of(response)["message"]
+    assert fingerprint(conn) == before
+    at_cap = url_event("POST", "action=enqueue", job.ljust(1024), base64_body=base64_body)
+    assert handler(at_cap, CONTEXT)["statusCode"] == 201
+
+
+def test_a_url_body_is_decoded_only_after_authentication_and_bad_base64_is_400(worker_env: None) -> None:
+    not_base64 = {"body": "!!not base64", "isBase64Encoded": True}
+    event = url_event("POST", "action=enqueue", token=None) | not_base64
+    assert handler(event, CONTEXT)["statusCode"] == 401
+    authorized = event | {"headers": url_event("POST")["headers"]}
+    response = handler(authorized, CONTEXT)
+    assert response["statusCode"] == 400
+    assert "isBase64Encoded" in body_of(response)["message"]
+
+
+@pytest.mark.parametrize(("body", "field", "words"), [
+    ('{"type": "noop", "payload": {"a\\u0000": 1}}', "payload.a\\u0000", "the key contains \\u0000 (NUL)"),
+    ('{"type": "noop", "payload": ' + '[' * 70 + ']' * 70 + "}", "payload" + ".0" * 63,
+     f"nested more than {MAX_DEPTH} levels deep"),
+])
+def test_a_url_body_too_deep_or_with_a_nul_is_400_naming_the_field(worker_env: None, conn: Conn, body: str,
+                                                                   field: str, words: str) -> None:
+    before = fingerprint(conn)
+    response = handler(url_event("POST", "action=enqueue", body), CONTEXT)
+    assert response["statusCode"] == 400
+    assert body_of(response)["field"] == field
+    assert words in body_of(response)["message"]
+    assert fingerprint(conn) == before
 
 
 def test_an_api_gateway_v1_event_reads_multi_value_parameters(worker_env: None) -> None:
