@@ -65,7 +65,7 @@ def test_a_finished_job_cannot_be_completed_or_failed_again(conn: Conn) -> None:
     job_id = make_job(conn, "completed", worker="w")
     before = job(conn, job_id)
     assert value(conn, "select complete_job(%s, null, 'w')", (job_id,)) is False
-    assert value(conn, "select fail_job(%s, 'x')", (job_id,)) == "lease_lost"
+    assert value(conn, "select fail_job(%s, 'x', true, null, 'w')", (job_id,)) == "lease_lost"
     assert job(conn, job_id) == before
 
 
