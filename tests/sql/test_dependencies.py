@@ -130,7 +130,11 @@ def test_a_dependency_dead_lettered_while_a_dependent_is_enqueued_still_cancels_
 ) -> None:
     root = make_job(conn, "running")
     child, outcome = _commit_after_blocking(
-        conn, db_url, ENQUEUE_CHILD, root, lambda c: value(c, "select fail_job(%s, 'fatal', false, null, 'w1')", (root,))
+        conn,
+        db_url,
+        ENQUEUE_CHILD,
+        root,
+        lambda c: value(c, "select fail_job(%s, 'fatal', false, null, 'w1')", (root,)),
     )
     assert outcome == "dead_lettered"
     assert job(conn, child)["status"] == "cancelled"
