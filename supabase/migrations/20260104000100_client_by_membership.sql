@@ -11,16 +11,23 @@
 -- anyway). Every other role is a client, whatever it is called. check_enqueue_allowed
 -- and client_idempotency_key decide by it.
 
+-- The role is read into a variable first: used inside the query, queue.caller_role()
+-- (a function with its own search_path) made every call cost a quarter of a
+-- millisecond, seconds for a 10,000-job batch.
 create or replace function queue.caller_is_client() returns boolean
-language sql stable
+language plpgsql stable
 set search_path = ''
 as $$
-  select not coalesce((
+declare
+  v_role text := queue.caller_role();
+begin
+  return not coalesce((
     select r.rolsuper
         or pg_catalog.pg_has_role(r.oid, 'service_role', 'MEMBER')
         or pg_catalog.pg_has_role(r.oid, n.nspowner, 'MEMBER')
       from pg_catalog.pg_roles r, pg_catalog.pg_namespace n
-     where r.rolname = queue.caller_role() and n.nspname = 'queue'), false)
+     where r.rolname = v_role and n.nspname = 'queue'), false);
+end
 $$;
 comment on function queue.caller_is_client() is
   'True unless the caller is service_role, a superuser, the queue schema''s owner, or a member of either of those roles.';
@@ -29,12 +36,15 @@ revoke execute on function queue.caller_is_client() from public;
 -- A signed-in client: a client role with a user id. Members of anon that are not also
 -- members of authenticated are anonymous whatever their JWT carries.
 create or replace function queue.caller_is_signed_in() returns boolean
-language sql stable
+language plpgsql stable
 set search_path = ''
 as $$
-  select auth.uid() is not null
-     and (pg_catalog.pg_has_role(queue.caller_role(), 'authenticated', 'MEMBER')
-          or not pg_catalog.pg_has_role(queue.caller_role(), 'anon', 'MEMBER'))
+declare
+  v_role text := queue.caller_role();
+begin
+  return auth.uid() is not null
+     and (pg_catalog.pg_has_role(v_role, 'authenticated', 'MEMBER') or not pg_catalog.pg_has_role(v_role, 'anon', 'MEMBER'));
+end
 $$;
 comment on function queue.caller_is_signed_in() is
   'True when the caller carries a user id (auth.uid()) and is not merely anonymous (a member of anon only).';

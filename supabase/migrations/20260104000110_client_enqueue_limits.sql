@@ -123,7 +123,7 @@ as $$
 declare
   v_limit bigint := coalesce((queue.setting('payload_max_bytes'))::text::bigint, 1048576);
   v_size bigint;
-  v_client boolean := queue.caller_is_client();
+  v_client boolean;
   v_uid uuid := auth.uid();
   v_missing uuid;
   v_dead uuid;
@@ -156,6 +156,7 @@ begin
       'pass null to use the job type''s default');
   end if;
   if p_depends_on is not null and pg_catalog.cardinality(p_depends_on) > 0 then
+    v_client := queue.caller_is_client();
     -- In id order, so concurrent enqueues lock alike. A dependency deleted (dead
     -- lettered) while we waited is then missing from the next statement's snapshot.
     perform 1 from public.job_queue j

@@ -12,8 +12,10 @@
 -- the existing id (now also when a dead letter holds the key) and creates nothing.
 
 -- One element of an enqueue_jobs batch: its permission (p_permission) or its validity
--- and client limits. A failure keeps its code and hint and names the element.
-create or replace function queue.check_enqueue_element(p_job jsonb, p_n bigint, p_permission boolean) returns void
+-- and, for a client (p_client), the client limits. A failure keeps its code and hint
+-- and names the element.
+create or replace function queue.check_enqueue_element(p_job jsonb, p_n bigint, p_permission boolean, p_client boolean)
+returns void
 language plpgsql volatile
 set search_path = ''
 as $$
@@ -29,24 +31,29 @@ begin
       coalesce(p_job ->> 'priority', 'normal'), (p_job ->> 'max_attempts')::integer,
       (select pg_catalog.array_agg(d::uuid) from pg_catalog.jsonb_array_elements_text(
          case when pg_catalog.jsonb_typeof(p_job -> 'depends_on') = 'array' then p_job -> 'depends_on' else '[]'::jsonb end) d));
-    perform queue.check_client_job(p_job ->> 'type', coalesce(p_job ->> 'priority', 'normal'), (p_job ->> 'max_attempts')::integer);
+    perform (p_job ->> 'owner_id')::uuid;  -- a uuid, or 22P02 naming the element
+    if p_client then
+      perform queue.check_client_job(p_job ->> 'type', coalesce(p_job ->> 'priority', 'normal'), (p_job ->> 'max_attempts')::integer);
+    end if;
   end if;
 exception when others then
   get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text, v_hint = pg_exception_hint;
   perform queue.raise(v_state, pg_catalog.format('p_jobs element %s: %s', p_n, v_msg), v_hint);
 end
 $$;
-comment on function queue.check_enqueue_element(jsonb, bigint, boolean) is
+comment on function queue.check_enqueue_element(jsonb, bigint, boolean, boolean) is
   'Check one enqueue_jobs element''s permission (p_permission) or validity; errors name the element.';
-revoke execute on function queue.check_enqueue_element(jsonb, bigint, boolean) from public;
+revoke execute on function queue.check_enqueue_element(jsonb, bigint, boolean, boolean) from public;
 
--- The whole batch: its shape, then every element's permission, then every element's
--- validity. Raises on the first problem; writes nothing.
+-- The whole batch: its shape, then (for a client: the server may enqueue any type for
+-- any owner) every element's permission, then every element's validity. Raises on the
+-- first problem; writes nothing.
 create or replace function queue.check_enqueue_batch(p_jobs jsonb) returns void
 language plpgsql volatile
 set search_path = ''
 as $$
 declare
+  v_client boolean := queue.caller_is_client();
   v_e record;
 begin
   if p_jobs is null or pg_catalog.jsonb_typeof(p_jobs) <> 'array' then
@@ -62,14 +69,16 @@ begin
       perform queue.raise('22QJ3', pg_catalog.format('p_jobs element %s is not an object', v_e.n),
         'each element is {"type": ..., "payload": {...}, ...}');
     end if;
-    perform queue.check_enqueue_element(v_e.value, v_e.n, true);
+    if v_client then
+      perform queue.check_enqueue_element(v_e.value, v_e.n, true, true);
+    end if;
   end loop;
   for v_e in select e.value, e.n from pg_catalog.jsonb_array_elements(p_jobs) with ordinality as e(value, n) loop
     if pg_catalog.jsonb_typeof(v_e.value -> 'depends_on') not in ('array', 'null') then
       perform queue.raise('22QJ3', pg_catalog.format('p_jobs element %s: depends_on must be an array of job ids', v_e.n),
         'pass "depends_on": ["<job uuid>", ...] or leave it out');
     end if;
-    perform queue.check_enqueue_element(v_e.value, v_e.n, false);
+    perform queue.check_enqueue_element(v_e.value, v_e.n, false, v_client);
   end loop;
 end
 $$;
@@ -84,6 +93,8 @@ language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
+  -- Asked once: the per-row client helpers below are skipped for the server.
+  v_client boolean := queue.caller_is_client();
   v_types text[];
   v_ids uuid[];
   v_keys text[];
@@ -99,12 +110,15 @@ begin
            e.value ->> 'type' as type,
            coalesce(e.value -> 'payload', '{}'::jsonb) as payload,
            coalesce(e.value ->> 'priority', 'normal')::public.job_priority as priority,
-           queue.client_run_at((e.value ->> 'run_at')::timestamptz) as run_at,
+           case when v_client then queue.client_run_at((e.value ->> 'run_at')::timestamptz)
+                else coalesce((e.value ->> 'run_at')::timestamptz, pg_catalog.now()) end as run_at,
            (e.value ->> 'max_attempts')::integer as max_attempts,
            case when pg_catalog.jsonb_typeof(e.value -> 'depends_on') = 'array'
                 then (select pg_catalog.array_agg(d::uuid) from pg_catalog.jsonb_array_elements_text(e.value -> 'depends_on') d) end as depends_on,
-           queue.client_idempotency_key(e.value ->> 'idempotency_key') as idempotency_key,
-           queue.client_scoped_key(e.value ->> 'rate_limit_key') as rate_limit_key,
+           case when v_client then queue.client_idempotency_key(e.value ->> 'idempotency_key')
+                else e.value ->> 'idempotency_key' end as idempotency_key,
+           case when v_client then queue.client_scoped_key(e.value ->> 'rate_limit_key')
+                else e.value ->> 'rate_limit_key' end as rate_limit_key,
            queue.check_enqueue_allowed(e.value ->> 'type', (e.value ->> 'owner_id')::uuid) as owner_id
       from pg_catalog.jsonb_array_elements(p_jobs) with ordinality as e(value, ord)
   ),
