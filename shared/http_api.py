@@ -23,7 +23,14 @@ from pydantic import ValidationError
 
 from shared.backend import QueueBackend, backend_from_settings
 from shared.config import Settings
-from shared.errors import DatabaseUnavailable, InvalidInput, NotAllowed, NotFound, QueueError
+from shared.errors import (
+    DatabaseUnavailable,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    QueueError,
+    TooManyPendingJobs,
+)
 from shared.health import down_report, health_report
 from shared.http_params import HttpProblem, json_body, parse_batch, parse_types, parse_uuid
 from shared.job_input import JobRejected, field_errors, new_job
@@ -213,7 +220,7 @@ def action_for(request: ApiRequest) -> tuple[str, Action]:
 # QueueError -> HTTP status; the first matching class wins (subclasses before parents).
 ERROR_STATUSES: tuple[tuple[type[QueueError], int], ...] = (
     (JobRejected, 422), (InvalidInput, 400), (NotFound, 404), (NotAllowed, 403),
-    (DatabaseUnavailable, 503),
+    (TooManyPendingJobs, 429), (DatabaseUnavailable, 503),
 )
 
 

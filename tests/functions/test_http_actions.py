@@ -21,6 +21,7 @@ from shared.errors import (
     NotAllowed,
     NotFound,
     QueueError,
+    TooManyPendingJobs,
     UnknownJobType,
 )
 from shared.http_api import status_for
@@ -115,6 +116,7 @@ def test_stats_is_queue_stats_as_json(client: FlaskClient, conn: Conn) -> None:
 @pytest.mark.parametrize(("error", "status"), [
     (JobRejected([{"field": "type", "message": "x"}]), 422), (UnknownJobType("x"), 400),
     (InvalidDependency("x"), 400), (InvalidInput("x"), 400), (NotFound("x"), 404), (NotAllowed("x"), 403),
-    (DatabaseUnavailable("x"), 503), (LeaseLost("x"), 500), (QueueError("x"), 500)])
+    (TooManyPendingJobs("x"), 429), (DatabaseUnavailable("x"), 503), (LeaseLost("x"), 500),
+    (QueueError("x"), 500)])
 def test_each_queue_error_maps_to_its_status(error: QueueError, status: int) -> None:
     assert status_for(error) == status

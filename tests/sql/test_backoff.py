@@ -49,10 +49,10 @@ def test_random_jitter_stays_within_half_to_full_delay_and_varies(conn: Conn) ->
 
 
 def test_fail_job_schedules_the_retry_within_the_backoff_bounds(conn: Conn) -> None:
-    job_id = make_job(conn, "running", "email")  # base 10, cap 3600
+    job_id = make_job(conn, "running", "email", worker="w")  # base 10, cap 3600
     for attempt in (1, 2, 3):
         before = value(conn, "select clock_timestamp()")
-        assert value(conn, "select fail_job(%s, 'transient')", (job_id,)) == "retried"
+        assert value(conn, "select fail_job(%s, 'transient', true, null, 'w')", (job_id,)) == "retried"
         after = value(conn, "select clock_timestamp()")
         full = timedelta(seconds=10 * 2 ** (attempt - 1))
         run_at = job(conn, job_id)["run_at"]
@@ -64,7 +64,7 @@ def test_fail_job_schedules_the_retry_within_the_backoff_bounds(conn: Conn) -> N
 def test_a_retry_after_replaces_the_backoff(conn: Conn) -> None:
     job_id = make_job(conn, "running", "email")
     before = value(conn, "select clock_timestamp()")
-    assert value(conn, "select fail_job(%s, 'slow down', true, 900)", (job_id,)) == "retried"
+    assert value(conn, "select fail_job(%s, 'slow down', true, 900, 'w1')", (job_id,)) == "retried"
     delay = job(conn, job_id)["run_at"] - before
     assert timedelta(seconds=900) <= delay < timedelta(seconds=905)
 

@@ -22,7 +22,7 @@ def test_finishing_a_job_frees_a_slot(conn: Conn) -> None:
     for _ in range(3):
         enqueue(conn, "payout")
     first, _ = claim(conn, batch=10)
-    conn.execute("select complete_job(%s)", (first["id"],))
+    conn.execute("select complete_job(%s, null, 'w1')", (first["id"],))
     assert len(claim(conn, batch=10)) == 1
     assert value(conn, "select count(*) from job_queue where type = 'payout' and status = 'running'") == 2
 

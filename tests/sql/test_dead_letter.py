@@ -40,7 +40,8 @@ def _fail_until_dead(conn: Conn, job_id: UUID) -> list[str]:
 
 def test_a_permanent_failure_moves_the_job_to_the_dead_letter_at_once(conn: Conn) -> None:
     job_id = make_job(conn, "running", "email", payload={"to": "x@example.com"}, idempotency_key="k")
-    assert value(conn, "select fail_job(%s, 'invalid address', false)", (job_id,)) == "dead_lettered"
+    outcome = value(conn, "select fail_job(%s, 'invalid address', false, null, 'w1')", (job_id,))
+    assert outcome == "dead_lettered"
     assert value(conn, "select count(*) from job_queue where id = %s", (job_id,)) == 0
     letter = _letter(conn, job_id)
     assert (letter["type"], letter["payload"], letter["attempts"], letter["last_error"]) == (

@@ -31,7 +31,7 @@ T = TypeVar("T")
 
 
 def _finish(conn: Conn, job_id: UUID) -> None:
-    assert value(conn, "select complete_job(%s)", (job_id,))
+    assert value(conn, "select complete_job(%s, null, 'w1')", (job_id,))
 
 
 def test_a_job_is_not_claimed_until_every_dependency_completed(conn: Conn) -> None:
@@ -62,7 +62,7 @@ def test_dead_lettering_a_dependency_cancels_its_dependents_transitively_with_th
     child = enqueue(conn, depends_on=[root])
     grandchild = enqueue(conn, depends_on=[child])
     bystander = enqueue(conn)
-    assert value(conn, "select fail_job(%s, 'fatal', false)", (root,)) == "dead_lettered"
+    assert value(conn, "select fail_job(%s, 'fatal', false, null, 'w1')", (root,)) == "dead_lettered"
     assert job(conn, child)["status"] == "cancelled"
     assert job(conn, child)["last_error"] == f"dependency {root} was moved to the dead letter"
     assert job(conn, grandchild)["status"] == "cancelled"
@@ -86,7 +86,7 @@ def test_cancelling_a_dependency_cancels_its_dependents_with_the_reason(conn: Co
 def test_a_retried_dependency_does_not_cancel_its_dependents(conn: Conn) -> None:
     root = make_job(conn, "running")
     child = enqueue(conn, depends_on=[root])
-    assert value(conn, "select fail_job(%s, 'flaky')", (root,)) == "retried"
+    assert value(conn, "select fail_job(%s, 'flaky', true, null, 'w1')", (root,)) == "retried"
     assert job(conn, child)["status"] == "pending"
 
 
@@ -130,7 +130,11 @@ def test_a_dependency_dead_lettered_while_a_dependent_is_enqueued_still_cancels_
 ) -> None:
     root = make_job(conn, "running")
     child, outcome = _commit_after_blocking(
-        conn, db_url, ENQUEUE_CHILD, root, lambda c: value(c, "select fail_job(%s, 'fatal', false)", (root,))
+        conn,
+        db_url,
+        ENQUEUE_CHILD,
+        root,
+        lambda c: value(c, "select fail_job(%s, 'fatal', false, null, 'w1')", (root,)),
     )
     assert outcome == "dead_lettered"
     assert job(conn, child)["status"] == "cancelled"
@@ -141,7 +145,7 @@ def test_enqueueing_behind_a_dependency_being_dead_lettered_is_refused(conn: Con
     _, error = _commit_after_blocking(
         conn,
         db_url,
-        "select fail_job(%s, 'fatal', false)",
+        "select fail_job(%s, 'fatal', false, null, 'w1')",
         root,
         lambda c: sqlstate_of(lambda: enqueue(c, depends_on=[root])),
     )

@@ -6,11 +6,13 @@ Real: PostgreSQL. Faked: nothing (the lock expires by passing p_now to cleanup_s
 
 from __future__ import annotations
 
+from functools import partial
 from uuid import UUID
 
+import pytest
 from psycopg.types.json import Jsonb
 
-from tests.sql.factories import Conn, claim, job, make_job, value
+from tests.sql.factories import Conn, claim, fingerprint, job, make_job, sqlstate_of, value
 
 
 def _reclaimed(conn: Conn) -> UUID:
@@ -65,7 +67,7 @@ def test_a_finished_job_cannot_be_completed_or_failed_again(conn: Conn) -> None:
     job_id = make_job(conn, "completed", worker="w")
     before = job(conn, job_id)
     assert value(conn, "select complete_job(%s, null, 'w')", (job_id,)) is False
-    assert value(conn, "select fail_job(%s, 'x')", (job_id,)) == "lease_lost"
+    assert value(conn, "select fail_job(%s, 'x', true, null, 'w')", (job_id,)) == "lease_lost"
     assert job(conn, job_id) == before
 
 
@@ -77,3 +79,42 @@ def test_a_batch_reports_lease_lost_only_for_the_jobs_it_lost(conn: Conn) -> Non
         (Jsonb([{"id": str(lost), "error": "e"}, {"id": str(mine), "error": "e"}]),),
     ).fetchall()
     assert {row["job_id"]: row["outcome"] for row in rows} == {lost: "lease_lost", mine: "retried"}
+
+
+# Each settle call with the job and a worker id; the id must name the holder, never be left out.
+SETTLE_CALLS = {
+    "complete_job": "select complete_job(%(id)s, '{}', %(worker)s)",
+    "complete_jobs": "select complete_jobs(jsonb_build_array(jsonb_build_object('id', %(id)s)), %(worker)s)",
+    "fail_job": "select fail_job(%(id)s, 'boom', false, null, %(worker)s)",
+    "fail_jobs": "select fail_jobs(jsonb_build_array(jsonb_build_object('id', %(id)s)), %(worker)s)",
+    "release_jobs": "select release_jobs(jsonb_build_array(jsonb_build_object('id', %(id)s)), %(worker)s)",
+    "update_job_progress": "select update_job_progress(%(id)s, 50, 'half', %(worker)s)",
+}
+
+
+@pytest.mark.parametrize("worker", [None, "", "x" * 201], ids=["null", "empty", "too long"])
+@pytest.mark.parametrize("call", SETTLE_CALLS.values(), ids=SETTLE_CALLS.keys())
+def test_a_settle_call_without_the_holders_worker_id_is_refused_and_changes_nothing(
+    conn: Conn, call: str, worker: str | None
+) -> None:
+    job_id = make_job(conn, "running", worker="holder")
+    before = fingerprint(conn)
+    error = sqlstate_of(lambda: conn.execute(call, {"id": job_id, "worker": worker}))
+    assert error.sqlstate == "22QW1", error
+    assert "p_worker_id must be the id of the worker holding the job" in (error.diag.message_primary or "")
+    assert "cancel_job" in (error.diag.message_hint or "")
+    assert fingerprint(conn) == before
+
+
+def test_the_calls_that_omit_the_worker_id_argument_are_refused_too(conn: Conn) -> None:
+    job_id = make_job(conn, "running", worker="holder")
+    before = fingerprint(conn)
+    for call in (
+        "select complete_job(%s)",
+        "select fail_job(%s, 'boom')",
+        "select update_job_progress(%s, 10)",
+        "select complete_jobs(jsonb_build_array(jsonb_build_object('id', %s::uuid)))",
+    ):
+        assert sqlstate_of(partial(conn.execute, call, (job_id,))).sqlstate == "22QW1"
+    assert fingerprint(conn) == before
+    assert value(conn, "select complete_job(%s, null, 'holder')", (job_id,)) is True

@@ -86,7 +86,7 @@ def test_a_claim_returns_at_most_the_batch_size_and_nothing_when_empty(conn: Con
 def test_running_and_finished_jobs_are_not_claimed_again(conn: Conn) -> None:
     enqueue(conn)
     [row] = claim(conn)
-    conn.execute("select complete_job(%s)", (row["id"],))
+    conn.execute("select complete_job(%s, null, 'w1')", (row["id"],))
     assert claim(conn, batch=5) == []
 
 

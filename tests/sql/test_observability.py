@@ -65,9 +65,9 @@ def test_stats_count_jobs_by_status_type_and_priority(conn: Conn) -> None:
     make_job(conn, "completed", "noop")
     make_job(conn, "dead", "email")
     retried = make_job(conn, "running", "email")
-    value(conn, "select fail_job(%s, 'again')", (retried,))
+    value(conn, "select fail_job(%s, 'again', true, null, 'w1')", (retried,))
     released = make_job(conn, "running", "audio")  # given back: neither completed nor failed
-    conn.execute("select release_jobs(%s)", (Jsonb([{"id": str(released), "reason": "shutdown"}]),))
+    conn.execute("select release_jobs(%s, 'w1')", (Jsonb([{"id": str(released), "reason": "shutdown"}]),))
     conn.execute("update job_queue set run_at = now() - interval '90 seconds' where priority = 'high'")
     stats = _stats(conn)
     assert stats["by_status"] == {"pending": 4, "running": 1, "completed": 1}

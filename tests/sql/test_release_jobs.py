@@ -55,7 +55,9 @@ def test_only_running_jobs_are_released(conn: Conn) -> None:
     before = (job(conn, pending), job(conn, done))
     assert (
         value(
-            conn, "select count(*) from release_jobs(%s)", (Jsonb([{"id": str(pending)}, {"id": str(done)}]),)
+            conn,
+            "select count(*) from release_jobs(%s, 'w1')",
+            (Jsonb([{"id": str(pending)}, {"id": str(done)}]),),
         )
         == 0
     )

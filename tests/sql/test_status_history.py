@@ -59,7 +59,7 @@ def test_cancellation_dead_letters_cascades_and_replays_all_leave_history(conn: 
     value(conn, "select cancel_job(%s)", (running,))
     dead_parent = make_job(conn, "running")
     enqueue(conn, depends_on=[dead_parent])
-    value(conn, "select fail_job(%s, 'fatal', false)", (dead_parent,))
+    value(conn, "select fail_job(%s, 'fatal', false, null, 'w1')", (dead_parent,))
     letter = value(conn, "select id from job_dead_letter")
     replay = value(conn, "select retry_dead_letter_job(%s)", (letter,))
     assert history(conn, replay) == [(None, "pending")]

@@ -25,7 +25,7 @@ def test_progress_of_a_job_that_is_not_running_is_refused(conn: Conn) -> None:
     pending, done = make_job(conn, "pending"), make_job(conn, "completed")
     before = (job(conn, pending), job(conn, done))
     for job_id in (pending, done):
-        assert value(conn, "select update_job_progress(%s, 10)", (job_id,)) is False
+        assert value(conn, "select update_job_progress(%s, 10, null, 'w1')", (job_id,)) is False
     assert (job(conn, pending), job(conn, done)) == before
 
 

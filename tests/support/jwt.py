@@ -66,8 +66,9 @@ def role_key(role: str, secret: str = TEST_JWT_SECRET) -> str:
     return encode({"iss": "supabase-test", "role": role, "iat": int(time.time())}, secret)
 
 
-def user_token(user_id: UUID | str, secret: str = TEST_JWT_SECRET, ttl_seconds: int = 3600) -> str:
-    """A signed-in user's access token (role authenticated, sub = user id)."""
+def user_token(user_id: UUID | str, secret: str = TEST_JWT_SECRET, ttl_seconds: int = 3600,
+               role: str = "authenticated") -> str:
+    """A signed-in user's access token (sub = user id; role authenticated, or a custom JWT role)."""
     now = int(time.time())
-    return encode({"sub": str(user_id), "role": "authenticated", "aud": "authenticated",
+    return encode({"sub": str(user_id), "role": role, "aud": "authenticated",
                    "iat": now, "exp": now + ttl_seconds}, secret)
