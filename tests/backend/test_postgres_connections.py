@@ -55,7 +55,8 @@ def test_all_connections_busy_is_a_clear_503_after_the_wait(db_url: str) -> None
     with pool.connection(), pytest.raises(ConnectionsBusy) as raised, pool.connection():
         pass
     assert "all 1 database connections stayed busy for 0.2 s" in raised.value.message
-    assert raised.value.hint is not None and "DB_POOL_MAX" in raised.value.hint
+    assert raised.value.hint is not None
+    assert "DB_POOL_MAX" in raised.value.hint
     assert status_for(raised.value) == 503
     pool.close()
 
@@ -76,8 +77,8 @@ def test_a_connection_broken_mid_statement_is_discarded_not_reused(db_url: str, 
 def wait_for_lock_waiter(conn: Conn, query_part: str) -> int:
     """The pid of the backend blocked on a lock running `query_part` (polls; fails after 10 s)."""
     for _ in range(200):
-        row = conn.execute("select pid from pg_stat_activity where wait_event_type = 'Lock' "
-                           "and datname = current_database() and query like %s", (f"%{query_part}%",)).fetchone()
+        row = conn.execute("select pid from pg_stat_activity where wait_event_type = 'Lock' and "
+                           "datname = current_database() and query like %s", (f"%{query_part}%",)).fetchone()
         if row:
             return int(row["pid"])
         time.sleep(0.05)
