@@ -25,7 +25,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 
 from shared.errors import DatabaseUnavailable
-from shared.logs import log_event
+from shared.logs import get_logger, log_event
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -47,6 +47,7 @@ class Connections:
         self._idle: list[Conn] = []
         self._lock = threading.Lock()
         self._closed = False
+        get_logger()  # from the first connection on, psycopg's own log records are JSON lines too
 
     @contextmanager
     def connection(self) -> Iterator[Conn]:
