@@ -10,10 +10,13 @@ SETTLE_DEPTH rounds settle at once (their jobs differ); outcomes are reported in
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from uuid import UUID
 
 from shared.backend.protocol import QueueBackend
 from shared.job_runner import Settlement
@@ -31,6 +34,14 @@ class ClaimRequest:
     batch_size: int
 
 
+def lease_seconds(job: Job) -> float:
+    """How long the claim locked `job`, in database time: locked_until minus the claim's
+    own now() (started_at), so clock skew between Python and Postgres does not matter."""
+    if job.locked_until is not None and job.started_at is not None:
+        return (job.locked_until - job.started_at).total_seconds()
+    return float(job.lock_seconds or 0)  # a claim always sets both; 0: check before starting
+
+
 class Overlap:
     """Background settle and claim for one invocation (one caller thread)."""
 
@@ -41,9 +52,21 @@ class Overlap:
                                             thread_name_prefix="queue-worker-db")
         self._settles: deque[Future[list[JobOutcome]]] = deque()  # oldest first
         self._claims: deque[tuple[int, Future[list[Job]]]] = deque()  # (batch size, claim) oldest first
+        self._lease_ends: dict[UUID, float] = {}  # job id -> monotonic time its claim's lock ends
+        self._lock = threading.Lock()
 
     def claim_now(self, request: ClaimRequest) -> list[Job]:
-        return self._backend.jobs_claim(self._worker_id, request.types, request.batch_size)
+        sent = time.monotonic()
+        jobs = self._backend.jobs_claim(self._worker_id, request.types, request.batch_size)
+        with self._lock:
+            self._lease_ends.update((job.id, sent + lease_seconds(job)) for job in jobs)
+        return jobs
+
+    def lease_ends(self, job: Job) -> float:
+        """When `job`'s lock from its claim ends, on this process's monotonic clock (at the
+        earliest: the database started the lock no sooner than the claim was sent)."""
+        with self._lock:
+            return self._lease_ends.pop(job.id)
 
     def prefetch(self, request: ClaimRequest) -> None:
         """Start claiming a later round; `claimed()` returns the rounds in order."""

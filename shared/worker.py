@@ -140,7 +140,7 @@ class _Invocation:
         take little time would otherwise leave the database idle, then Python idle."""
         started = time.monotonic()
         self._prefetch(overlap)
-        settled = self._run_round(pool, jobs)
+        settled = self._run_round(pool, overlap, jobs)
         self._record(overlap.settle(settled))
         self._last_round_seconds = time.monotonic() - started
         prefetched = overlap.claimed()
@@ -187,17 +187,18 @@ class _Invocation:
             size = min(size, self.options.max_jobs - self.claimed - ahead)
         return ClaimRequest(types, size) if types and size > 0 else None
 
-    def _run_round(self, pool: JobPool, jobs: list[Job]) -> list[Settlement]:
+    def _run_round(self, pool: JobPool, overlap: Overlap, jobs: list[Job]) -> list[Settlement]:
         tasks: list[Task] = []
         settled: list[Settlement] = []
         for job in jobs:
             module = self.registry[job.type]
+            lease_ends = overlap.lease_ends(job)
             payload = validate_payload(module, job)
             if isinstance(payload, Settlement):
                 settled.append(payload)
             else:
                 timeout = float(job.lock_seconds or self.infos[job.type].timeout_seconds)
-                tasks.append(Task(job, module, payload, timeout))
+                tasks.append(Task(job, module, payload, timeout, lease_ends))
         settled.extend(pool.run_round(tasks))
         return settled
 
