@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -89,7 +89,11 @@ class Overlap:
     def settle(self, settled: Sequence[Settlement]) -> list[JobOutcome]:
         """Start settling `settled`; return the outcomes of settles that are done, waiting
         only while SETTLE_DEPTH are in flight (rounds hold different jobs, so their
-        settles are independent)."""
+        settles are independent). A round that gives jobs back waits for the claims in
+        flight first: one of them could otherwise claim a job just released (the same
+        invocation then holding, and releasing, it twice)."""
+        if any(s.kind == "release" for s in settled):
+            wait([claim for _, claim in self._claims])
         if settled:
             self._settles.append(self._executor.submit(settle, self._backend, self._worker_id, settled))
         outcomes: list[JobOutcome] = []
