@@ -10,6 +10,7 @@ SETTLE_DEPTH rounds settle at once (their jobs differ); outcomes are reported in
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -19,8 +20,10 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from shared.backend.protocol import QueueBackend
+from shared.errors import QueueError
 from shared.job_runner import Settlement
 from shared.job_settle import settle
+from shared.logs import log_event
 from shared.models import Job, Release
 from shared.worker_report import JobOutcome
 
@@ -114,13 +117,17 @@ class Overlap:
 
     def close(self) -> None:
         """Wait for what is in flight and stop the threads. A prefetched round nobody took
-        (only on an error path) is released, so its jobs need not wait for their locks."""
+        (only on an error path) is released, so its jobs need not wait for their locks:
+        through a fresh connection when the failure broke the one it had."""
+        leftover: list[Job] = []
         try:
-            leftover = [job for _, claim in self._claims for job in claim.result()]
+            leftover = [job for _, claim in self._claims if not claim.exception() for job in claim.result()]
             if leftover:
                 self._backend.jobs_release(self._worker_id, [
                     Release(id=job.id, reason="not started: the invocation ended") for job in leftover])
-        except Exception:  # noqa: S110 - already failing; the locks expire and cleanup_stuck_jobs retries
-            pass
+        except Exception as exc:  # already failing: the locks expire and cleanup_stuck_jobs retries
+            message = exc.message if isinstance(exc, QueueError) else repr(exc)
+            log_event(logging.ERROR, f"could not give back the jobs not started: {message}",
+                      worker_id=self._worker_id, jobs=len(leftover))
         finally:
             self._executor.shutdown(wait=True)

@@ -1,0 +1,98 @@
+"""An invocation whose database connection dies mid-statement fails, and gives back the
+jobs it had claimed and not started, through a fresh connection.
+
+Real: PostgreSQL, PostgresBackend, the worker loop and its threads; the connection is
+lost for real (pg_terminate_backend on the backend running a prefetch claim, and on every
+idle connection of the worker's pool, as in the fault-injection runs). The only help is
+PrefetchDiesMidStatement, which orders the two prefetch claims so the kill hits the one
+the worker waits for first. Nothing faked.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+
+import psycopg
+import pytest
+
+from shared.backend.postgres import PostgresBackend
+from shared.config import Settings
+from shared.errors import DatabaseUnavailable
+from shared.models import Job
+from shared.worker import InvocationOptions, run_invocation
+from tests.worker.conftest import AddType, Conn, enqueue
+from tests.worker.procs import Counted, ok, processor
+
+
+def kill_when_waiting(url: str, spared: Sequence[int]) -> None:
+    """Once a claim waits on a lock, terminate it and every other backend of this database
+    (the worker's idle connections too) except `spared`, waiting until they are gone."""
+    with psycopg.connect(url, autocommit=True) as killer:
+        for _ in range(400):
+            row = killer.execute("select pid from pg_stat_activity where wait_event_type = 'Lock' and "
+                                 "datname = current_database() and query like '%get_next_job%'").fetchone()
+            if row:
+                break
+            time.sleep(0.025)
+        else:
+            raise AssertionError("the claim never waited on the lock")
+        killer.execute("select pg_terminate_backend(pid, 5000) from pg_stat_activity "
+                       "where datname = current_database() and backend_type = 'client backend' "
+                       "and pid <> pg_backend_pid() and pid <> all(%s)", (list(spared),))
+
+
+class PrefetchDiesMidStatement(PostgresBackend):
+    """Of a round's two prefetch claims (4 jobs, then 3, under max_jobs), the later one runs
+    and lands first; then the older one, which the worker takes first, is sent while the
+    test holds its type's row (claims of a limited type lock it) and dies waiting."""
+
+    def __init__(self, url: str, spared: int) -> None:
+        super().__init__(url)
+        self.url, self.spared = url, spared
+        self.later_landed = threading.Event()
+
+    def jobs_claim(self, worker_id: str, types: Sequence[str] | None, batch_size: int,
+                   lock_seconds: int | None = None) -> list[Job]:
+        if threading.current_thread() is threading.main_thread():
+            return super().jobs_claim(worker_id, types, batch_size, lock_seconds)
+        if batch_size == 3:
+            try:
+                return super().jobs_claim(worker_id, types, batch_size, lock_seconds)
+            finally:
+                self.later_landed.set()
+        assert self.later_landed.wait(30)
+        with psycopg.connect(self.url) as holder:
+            holder.execute("select 1 from job_types where name = 't_die' for update")
+            spared = [self.spared, holder.info.backend_pid]
+            killer = threading.Thread(target=kill_when_waiting, args=(self.url, spared))
+            killer.start()
+            try:
+                return super().jobs_claim(worker_id, types, batch_size, lock_seconds)
+            finally:
+                killer.join()
+
+
+def test_an_invocation_that_loses_its_connection_gives_back_its_unstarted_jobs_at_once(
+        db_url: str, settings: Settings, add_type: AddType, conn: Conn,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shared.worker.PREFETCH_BELOW_SECONDS", math.inf)  # every round after the first
+    add_type("t_die", concurrency_limit=100)
+    backend = PrefetchDiesMidStatement(db_url, spared=conn.info.backend_pid)
+    ids = enqueue(backend, "t_die", *[{"n": n} for n in range(12)])
+    registry = {"t_die": processor("t_die", ok, Counted)}
+    options = InvocationOptions(batch_size=4, concurrency=1, max_jobs=15)
+    with pytest.raises(DatabaseUnavailable):
+        run_invocation(backend, settings, options, registry=registry)
+    rows = conn.execute("select payload->>'n' as n, status, attempts, run_at <= now() as ready "
+                        "from job_queue where id = any(%s) order by seq", (ids,)).fetchall()
+    assert [r["status"] for r in rows] == ["completed"] * 8 + ["pending"] * 4
+    assert all(r["attempts"] == 0 and r["ready"] for r in rows[8:])  # claimable at once, attempts not counted
+    notes = conn.execute("select note from job_status_history where job_id = any(%s) "
+                         "and from_status = 'running' and to_status = 'pending'", (ids[8:],)).fetchall()
+    assert notes == [{"note": "not started: the invocation ended"}] * 3  # 8-10 were held; 11 never claimed
+    again = run_invocation(PostgresBackend(db_url), settings, InvocationOptions(), registry=registry)
+    assert again.completed == 4
+    backend.close()
