@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import ModuleType
+from uuid import UUID
 
 from pydantic import BaseModel
 
@@ -64,6 +65,7 @@ class JobPool:
         self._threads = 0
         self._stuck = 0  # threads still running an abandoned (timed-out) job
         self._keys = itertools.count(1)
+        self.started: set[UUID] = set()  # jobs whose processor was called (side effects may have run)
 
     def run_round(self, tasks: Iterable[Task]) -> list[Settlement]:
         """Run every task; return one Settlement per task (in no particular order)."""
@@ -112,6 +114,7 @@ class JobPool:
         refusal = self._refusal(task)
         if refusal is not None:
             return refusal
+        self.started.add(task.job.id)
         deadline = time.monotonic() + task.timeout
         if tracked:  # inline tasks finish before anyone could check their deadline
             with self._lock:

@@ -44,6 +44,7 @@ from shared.worker_report import InvocationReport, JobOutcome
 # Prefetch the next claim only after rounds this short: a prefetched job waits for the
 # current round, and slow rounds would keep it from other workers for that long.
 PREFETCH_BELOW_SECONDS = 0.5
+GIVE_BACK_REASON = "not started: the invocation failed"
 
 __all__ = ["InvocationOptions", "InvocationReport", "JobOutcome", "new_worker_id", "run_invocation"]
 
@@ -80,8 +81,9 @@ def run_invocation(backend: QueueBackend, settings: Settings, options: Invocatio
                    registry: Mapping[str, ModuleType] | None = None,
                    stop: threading.Event | None = None, worker_id: str | None = None) -> InvocationReport:
     """Drain ready jobs until done, out of budget, or stopped; see the module docstring.
-    Raises QueueError subclasses when the database fails (jobs in flight then expire and
-    are retried by cleanup_stuck_jobs)."""
+    Raises QueueError subclasses when the database fails; the jobs it held and had not
+    started are given back first (those it started expire and cleanup_stuck_jobs retries
+    them, unless their settle landed)."""
     processors = dict(load_registry() if registry is None else registry)
     invocation = _Invocation(backend, settings, options, processors, stop or threading.Event(),
                              worker_id or new_worker_id())
@@ -114,10 +116,27 @@ class _Invocation:
         pool = JobPool(self.options.concurrency, self._context_parts(), self.stop, self.ends)
         try:
             self._loop(pool)
+        except Exception:
+            self._give_back(pool.started)
+            raise
         finally:
             pool.close()
             self._finish()
         return self.report
+
+    def _give_back(self, started: set[uuid.UUID]) -> None:
+        """After a failure, every job this invocation holds and did not start goes back at
+        once, on a fresh connection: the database knows them all, even those of a claim
+        whose answer was lost with the connection."""
+        try:
+            released = self.backend.jobs_release_unstarted(self.worker_id, list(started), GIVE_BACK_REASON)
+        except QueueError as exc:
+            log_event(logging.ERROR, f"could not give back the jobs not started: {exc.message}; "
+                      "they wait for their locks", worker_id=self.worker_id)
+            return
+        if released:
+            log_event(logging.WARNING, "gave back the jobs not started", worker_id=self.worker_id,
+                      jobs=len(released))
 
     def _meta(self) -> dict[str, Any]:
         return {"types": self.options.types, "batch_size": self.options.batch_size,

@@ -104,6 +104,12 @@ class PostgresBackend:
                           (_jobs_json(releases), worker_id), repeatable=True)
         return {row["id"] for row in rows}
 
+    def jobs_release_unstarted(self, worker_id: str, started: Sequence[UUID], reason: str) -> set[UUID]:
+        rows = self._rows("select release_unstarted_jobs as id "
+                          "from release_unstarted_jobs(%s, %s::uuid[], %s)",
+                          (worker_id, list(started), reason), repeatable=True)
+        return {row["id"] for row in rows}
+
     def job_progress(self, job_id: UUID, progress: int, message: str | None, worker_id: str) -> bool:
         return bool(self._value("select update_job_progress(%s, %s, %s, %s)",
                                 (job_id, progress, message, worker_id), repeatable=True))

@@ -1,11 +1,12 @@
 """An invocation whose database connection dies mid-statement fails, and gives back the
 jobs it had claimed and not started, through a fresh connection.
 
-Real: PostgreSQL, PostgresBackend, the worker loop and its threads; the connection is
-lost for real (pg_terminate_backend on the backend running a prefetch claim, and on every
-idle connection of the worker's pool, as in the fault-injection runs). The only help is
-PrefetchDiesMidStatement, which orders the two prefetch claims so the kill hits the one
-the worker waits for first. Nothing faked.
+Real: PostgreSQL, PostgresBackend, the worker loop and its threads. In the first test the
+connection is lost for real (pg_terminate_backend on the backend running a prefetch claim
+and on every idle connection of the worker's pool, as in the fault-injection runs);
+PrefetchDiesMidStatement only orders the two prefetch claims so the kill hits the one the
+worker waits for first. Faked: in the second test, the loss of a claim's answer after the
+claim committed (SecondClaimAnswerLost raises it; the claim itself is real).
 """
 
 from __future__ import annotations
@@ -95,4 +96,40 @@ def test_an_invocation_that_loses_its_connection_gives_back_its_unstarted_jobs_a
     assert notes == [{"note": "not started: the invocation ended"}] * 3  # 8-10 were held; 11 never claimed
     again = run_invocation(PostgresBackend(db_url), settings, InvocationOptions(), registry=registry)
     assert again.completed == 4
+    backend.close()
+
+
+class SecondClaimAnswerLost(PostgresBackend):
+    """The real backend, except that the second claim's answer is lost: the claim runs and
+    commits, then the caller gets DatabaseUnavailable as when the connection breaks before
+    the rows arrive (the one fault here that is raised, not caused)."""
+
+    claims = 0
+
+    def jobs_claim(self, worker_id: str, types: Sequence[str] | None, batch_size: int,
+                   lock_seconds: int | None = None) -> list[Job]:
+        jobs = super().jobs_claim(worker_id, types, batch_size, lock_seconds)
+        self.claims += 1
+        if self.claims == 2:
+            raise DatabaseUnavailable("server closed the connection unexpectedly")
+        return jobs
+
+
+def test_jobs_of_a_claim_whose_answer_was_lost_are_given_back_when_the_invocation_fails(
+        db_url: str, settings: Settings, add_type: AddType, conn: Conn,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shared.worker.PREFETCH_BELOW_SECONDS", 0.0)  # every claim on the main thread
+    add_type("t_lost")
+    backend = SecondClaimAnswerLost(db_url)
+    ids = enqueue(backend, "t_lost", *[{"n": n} for n in range(6)])
+    registry = {"t_lost": processor("t_lost", ok, Counted)}
+    with pytest.raises(DatabaseUnavailable):
+        run_invocation(backend, settings, InvocationOptions(batch_size=3, concurrency=1), registry=registry)
+    rows = conn.execute("select status, attempts, run_at <= now() as ready from job_queue "
+                        "where id = any(%s) order by seq", (ids,)).fetchall()
+    assert [(r["status"], r["attempts"], r["ready"]) for r in rows] == \
+        [("completed", 1, True)] * 3 + [("pending", 0, True)] * 3
+    notes = conn.execute("select note from job_status_history where job_id = any(%s) "
+                         "and from_status = 'running' and to_status = 'pending'", (ids[3:],)).fetchall()
+    assert notes == [{"note": "not started: the invocation failed"}] * 3
     backend.close()
