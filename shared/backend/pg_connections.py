@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import select
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,6 +29,9 @@ from shared.errors import DatabaseUnavailable
 from shared.logs import get_logger, log_event
 
 Conn = psycopg.Connection[dict[str, Any]]
+# An idle connection older than this is closed rather than reused: a NAT or pooler may
+# have dropped it without a word, and a statement on it would hang until TCP gives up.
+MAX_IDLE_SECONDS = 300.0
 
 
 class ConnectionsBusy(DatabaseUnavailable):
@@ -44,7 +48,7 @@ class Connections:
             self._kwargs["connect_timeout"] = connect_timeout
         self._max_size, self._wait_seconds = max_size, wait_seconds
         self._slots = threading.BoundedSemaphore(max_size)
-        self._idle: list[Conn] = []
+        self._idle: list[tuple[Conn, float]] = []  # (connection, monotonic time it came back)
         self._lock = threading.Lock()
         self._closed = False
         get_logger()  # from the first connection on, psycopg's own log records are JSON lines too
@@ -69,18 +73,22 @@ class Connections:
         """Close the idle connections; those in use are closed when they come back."""
         with self._lock:
             self._closed, idle, self._idle = True, self._idle, []
-        for conn in idle:
+        for conn, _ in idle:
             conn.close()
 
     def _take(self) -> Conn:
-        while (conn := self._pop()) is not None:
+        while (idle := self._pop()) is not None:
+            conn, since = idle
+            if time.monotonic() - since > MAX_IDLE_SECONDS:
+                conn.close()
+                continue
             if usable(conn):
                 return conn
             log_event(logging.WARNING, "discarding a broken idle database connection")
             conn.close()
         return psycopg.Connection[dict[str, Any]].connect(self._conninfo, **self._kwargs)
 
-    def _pop(self) -> Conn | None:
+    def _pop(self) -> tuple[Conn, float] | None:
         with self._lock:
             return self._idle.pop() if self._idle else None
 
@@ -90,7 +98,7 @@ class Connections:
             return
         with self._lock:
             if not self._closed:
-                self._idle.append(conn)
+                self._idle.append((conn, time.monotonic()))
                 return
         conn.close()
 
@@ -102,7 +110,14 @@ def usable(conn: Conn) -> bool:
     if conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:
         return False
     try:
-        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+        return not _readable(conn.fileno())
     except (OSError, ValueError, psycopg.Error):
         return False
-    return not readable
+
+
+def _readable(fd: int) -> bool:
+    if hasattr(select, "poll"):  # no FD_SETSIZE limit, unlike select()
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])  # Windows has no poll()

@@ -109,3 +109,15 @@ def test_a_settle_whose_backend_dies_mid_statement_is_run_again_on_a_fresh_conne
     row = conn.execute("select status, result from job_queue where id = %s", (job.id,)).fetchone()
     assert row == {"status": "completed", "result": {"ok": True}}
     backend.close()
+
+
+def test_a_connection_idle_too_long_is_closed_not_reused(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    pool = Connections(db_url, {"autocommit": True}, max_size=1, wait_seconds=1, connect_timeout=2)
+    with pool.connection() as first:
+        pid = first.info.backend_pid
+    with pool.connection() as again:
+        assert again.info.backend_pid == pid  # reused while fresh
+    monkeypatch.setattr("shared.backend.pg_connections.MAX_IDLE_SECONDS", 0.0)
+    with pool.connection() as later:
+        assert later.info.backend_pid != pid
+    pool.close()
