@@ -111,7 +111,8 @@ def test_a_settle_whose_backend_dies_mid_statement_is_run_again_on_a_fresh_conne
     backend.close()
 
 
-def test_a_connection_idle_too_long_is_closed_not_reused(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_connection_idle_too_long_is_closed_not_reused(db_url: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     pool = Connections(db_url, {"autocommit": True}, max_size=1, wait_seconds=1, connect_timeout=2)
     with pool.connection() as first:
         pid = first.info.backend_pid
