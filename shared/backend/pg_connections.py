@@ -34,8 +34,20 @@ Conn = psycopg.Connection[dict[str, Any]]
 MAX_IDLE_SECONDS = 300.0
 
 
-class ConnectionsBusy(DatabaseUnavailable):
+class _NoConnection(DatabaseUnavailable):
+    """No connection to run a statement on. Callers see DatabaseUnavailable, as on every
+    backend; the subclasses only tell PostgresBackend that trying again at once is useless."""
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {**super().to_dict(), "error": DatabaseUnavailable.__name__}
+
+
+class ConnectionsBusy(_NoConnection):
     """Every connection stayed in use for the whole wait (the database itself may be fine)."""
+
+
+class CannotConnect(_NoConnection):
+    """Opening a connection failed (refused, no answer, authentication): nothing ran."""
 
 
 class Connections:
@@ -86,7 +98,11 @@ class Connections:
                 return conn
             log_event(logging.WARNING, "discarding a broken idle database connection")
             conn.close()
-        return psycopg.Connection[dict[str, Any]].connect(self._conninfo, **self._kwargs)
+        try:
+            return psycopg.Connection[dict[str, Any]].connect(self._conninfo, **self._kwargs)
+        except psycopg.OperationalError as exc:
+            raise CannotConnect(str(exc).strip(),
+                                hint="check DATABASE_URL and that the server is up") from exc
 
     def _pop(self) -> tuple[Conn, float] | None:
         with self._lock:

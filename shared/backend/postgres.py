@@ -19,7 +19,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from shared.backend.pg_connections import Connections, ConnectionsBusy
+from shared.backend.pg_connections import CannotConnect, Connections, ConnectionsBusy
 from shared.backend.protocol import JobTypeInfo
 from shared.errors import DatabaseUnavailable, QueueError, error_for_sqlstate
 from shared.models import Completion, DeadLetter, FailOutcome, Failure, Job, NewJob, Release
@@ -59,12 +59,13 @@ class PostgresBackend:
     def _rows(self, query: str, params: Sequence[Any] = (), *,
               repeatable: bool = False) -> list[dict[str, Any]]:
         """The statement's rows. `repeatable`: running it twice does no harm (a read, or a
-        fenced settle), so when its connection breaks it is run once more on a fresh one."""
+        fenced settle), so when its connection breaks it is run once more on a fresh one
+        (not when no connection could be had: trying again at once would not help)."""
         try:
             with self._conn() as conn:
                 return conn.execute(query, params).fetchall()
         except DatabaseUnavailable as exc:
-            if not repeatable or isinstance(exc, ConnectionsBusy):
+            if not repeatable or isinstance(exc, ConnectionsBusy | CannotConnect):
                 raise
         with self._conn() as conn:  # the broken connection was discarded: this one is new
             return conn.execute(query, params).fetchall()

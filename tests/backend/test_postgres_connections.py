@@ -59,6 +59,7 @@ def test_all_connections_busy_is_a_clear_503_after_the_wait(db_url: str) -> None
     assert raised.value.hint is not None
     assert "DB_POOL_MAX" in raised.value.hint
     assert status_for(raised.value) == 503
+    assert raised.value.to_dict()["error"] == "DatabaseUnavailable"  # the name every backend answers with
     pool.close()
 
 
