@@ -1,4 +1,5 @@
-"""QueueBackend over a direct Postgres connection pool (psycopg 3).
+"""QueueBackend over direct Postgres connections (psycopg 3; shared.backend.pg_connections
+says why they are not psycopg_pool's).
 
 Safe behind Supavisor or pgBouncer in transaction mode: every call is one
 autocommit statement, no server-side prepared statements (prepare_threshold=None),
