@@ -133,3 +133,22 @@ def test_jobs_of_a_claim_whose_answer_was_lost_are_given_back_when_the_invocatio
                          "and from_status = 'running' and to_status = 'pending'", (ids[3:],)).fetchall()
     assert notes == [{"note": "not started: the invocation failed"}] * 3
     backend.close()
+
+
+def test_after_the_pools_idle_backends_are_killed_the_next_invocation_succeeds(
+        db_url: str, settings: Settings, add_type: AddType, conn: Conn) -> None:
+    """Real: the kills (pg_terminate_backend, waiting until each backend is gone)."""
+    add_type("t_idle")
+    backend = PostgresBackend(db_url, max_size=4)
+    registry = {"t_idle": processor("t_idle", ok, Counted)}
+    enqueue(backend, "t_idle", *[{"n": n} for n in range(40)])
+    options = InvocationOptions(batch_size=5, concurrency=4)
+    assert run_invocation(backend, settings, options, registry=registry).completed == 40  # warm pool
+    killed = conn.execute("select count(pg_terminate_backend(pid, 5000)) as n from pg_stat_activity "
+                          "where datname = current_database() and pid <> pg_backend_pid() "
+                          "and backend_type = 'client backend'").fetchone()
+    assert killed is not None
+    assert killed["n"] >= 1
+    conn.execute("""select enqueue_job('t_idle', '{"n": 1}')""")  # not through the pool under test
+    assert run_invocation(backend, settings, options, registry=registry).completed == 1
+    backend.close()
