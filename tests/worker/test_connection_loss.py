@@ -141,9 +141,9 @@ def test_after_the_pools_idle_backends_are_killed_the_next_invocation_succeeds(
     add_type("t_idle")
     backend = PostgresBackend(db_url, max_size=4)
     registry = {"t_idle": processor("t_idle", ok, Counted)}
-    enqueue(backend, "t_idle", *[{"n": n} for n in range(40)])
+    enqueue(backend, "t_idle", *[{"n": n} for n in range(20)])
     options = InvocationOptions(batch_size=5, concurrency=4)
-    assert run_invocation(backend, settings, options, registry=registry).completed == 40  # warm pool
+    assert run_invocation(backend, settings, options, registry=registry).completed == 20  # warm pool
     killed = conn.execute("select count(pg_terminate_backend(pid, 5000)) as n from pg_stat_activity "
                           "where datname = current_database() and pid <> pg_backend_pid() "
                           "and backend_type = 'client backend'").fetchone()
