@@ -18,10 +18,11 @@ import pytest
 
 from shared.backend.postgres import PostgresBackend
 from shared.config import Settings
+from shared.errors import DatabaseUnavailable
 from shared.processors.base import JobContext
 from shared.worker import InvocationOptions, run_invocation
 from tests.worker.conftest import AddType, Conn, enqueue, job_row
-from tests.worker.procs import ok, processor
+from tests.worker.procs import Counted, ok, processor
 
 
 def wait_until(conn: Conn, query: str, job_id: UUID) -> None:
@@ -104,3 +105,48 @@ def test_a_frozen_worker_whose_expired_lock_nobody_took_renews_it_and_runs_the_j
     row = job_row(conn, send_id)
     assert row is not None
     assert (row["status"], row["attempts"]) == ("completed", 1)
+
+
+class RenewalFails(PostgresBackend):
+    """The real backend, except that the first heartbeat fails as when the database is out
+    of reach (later ones work, so a slow machine cannot make the re-claim fail too)."""
+
+    failed = False
+
+    def job_progress(self, job_id: UUID, progress: int, message: str | None, worker_id: str) -> bool:
+        if not self.failed:
+            self.failed = True
+            raise DatabaseUnavailable("server closed the connection unexpectedly")
+        return super().job_progress(job_id, progress, message, worker_id)
+
+
+def test_a_job_whose_lease_cannot_be_confirmed_is_given_back_not_started(
+        db_url: str, settings: Settings, add_type: AddType, conn: Conn) -> None:
+    """Faked: the failing heartbeat (RenewalFails). The second job waits behind a slow first
+    one for more than a quarter of its 2 s lock, so it must confirm its lease first."""
+    add_type("t_wait", timeout_seconds=2)
+    ran: list[int] = []
+
+    def handle(payload: Any, ctx: JobContext) -> Any:
+        ran.append(payload.n)
+        time.sleep(0.7)
+        return {}
+
+    backend = RenewalFails(db_url)
+    _, second = enqueue(backend, "t_wait", {"n": 0}, {"n": 1})
+    report = run_invocation(backend, settings, InvocationOptions(batch_size=2, concurrency=1),
+                            registry={"t_wait": processor("t_wait", handle, Counted)})
+    # Given back unstarted, then claimed again on a fresh lease and run once.
+    assert ran == [0, 1]
+    assert (report.claimed, report.completed, report.released) == (3, 2, 1)
+    rows = conn.execute("select from_status, to_status, note from job_status_history where job_id = %s "
+                        "order by id", (second,)).fetchall()
+    assert [(r["from_status"], r["to_status"]) for r in rows] == [
+        (None, "pending"), ("pending", "running"), ("running", "pending"), ("pending", "running"),
+        ("running", "completed")]
+    assert rows[2]["note"] == ("not started: could not confirm its lease: "
+                               "server closed the connection unexpectedly")
+    row = job_row(conn, second)
+    assert row is not None
+    assert (row["status"], row["attempts"]) == ("completed", 1)
+    backend.close()
