@@ -6,12 +6,16 @@ Contract of `run_invocation`:
 - claims only types that have a processor, are enabled, and whose timeout fits in what
   is left of the budget (a job is never started that could overrun the budget); the
   lock lasts the type's timeout, and `ctx.progress` extends it (heartbeat);
-- runs each round's jobs concurrently (shared.job_pool), each within its timeout;
+- runs each round's jobs concurrently (shared.job_pool), each within its timeout, and
+  never on a lease that is gone: a job that waited since its claim confirms its lock
+  with the database first;
 - settles each round with one call per kind (complete/fail/release), in the background
   (shared.job_overlap), and claims again, until nothing is ready, the budget is spent,
   `max_jobs` were claimed, or `stop` is set (then jobs not yet started are released
   without burning their attempt); after quick rounds the next claims are made while the
   current round runs, so the database and the processors work at the same time;
+- when it fails (the database lost mid-run), gives back every job it holds and did not
+  start, at once and without burning their attempt, before raising;
 - logs one JSON line per job outcome and one per invocation.
 """
 
