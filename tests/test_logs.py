@@ -7,7 +7,6 @@ the queue's logger. Nothing faked.
 from __future__ import annotations
 
 import json
-import socket
 from typing import Any
 
 import psycopg
@@ -15,13 +14,7 @@ import pytest
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from shared.logs import get_logger, log_event
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+from tests.backend.test_conformance_errors import closed_port
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
