@@ -10,14 +10,20 @@ SETTLE_DEPTH rounds settle at once (their jobs differ); outcomes are reported in
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from uuid import UUID
 
 from shared.backend.protocol import QueueBackend
+from shared.errors import QueueError
 from shared.job_runner import Settlement
 from shared.job_settle import settle
+from shared.logs import log_event
 from shared.models import Job, Release
 from shared.worker_report import JobOutcome
 
@@ -31,6 +37,14 @@ class ClaimRequest:
     batch_size: int
 
 
+def lease_seconds(job: Job) -> float:
+    """How long the claim locked `job`, in database time: locked_until minus the claim's
+    own now() (started_at), so clock skew between Python and Postgres does not matter."""
+    if job.locked_until is not None and job.started_at is not None:
+        return (job.locked_until - job.started_at).total_seconds()
+    return float(job.lock_seconds or 0)  # a claim always sets both; 0: check before starting
+
+
 class Overlap:
     """Background settle and claim for one invocation (one caller thread)."""
 
@@ -41,9 +55,21 @@ class Overlap:
                                             thread_name_prefix="queue-worker-db")
         self._settles: deque[Future[list[JobOutcome]]] = deque()  # oldest first
         self._claims: deque[tuple[int, Future[list[Job]]]] = deque()  # (batch size, claim) oldest first
+        self._lease_ends: dict[UUID, float] = {}  # job id -> monotonic time its claim's lock ends
+        self._lock = threading.Lock()
 
     def claim_now(self, request: ClaimRequest) -> list[Job]:
-        return self._backend.jobs_claim(self._worker_id, request.types, request.batch_size)
+        sent = time.monotonic()
+        jobs = self._backend.jobs_claim(self._worker_id, request.types, request.batch_size)
+        with self._lock:
+            self._lease_ends.update((job.id, sent + lease_seconds(job)) for job in jobs)
+        return jobs
+
+    def lease_ends(self, job: Job) -> float:
+        """When `job`'s lock from its claim ends, on this process's monotonic clock (at the
+        earliest: the database started the lock no sooner than the claim was sent)."""
+        with self._lock:
+            return self._lease_ends.pop(job.id)
 
     def prefetch(self, request: ClaimRequest) -> None:
         """Start claiming a later round; `claimed()` returns the rounds in order."""
@@ -66,7 +92,11 @@ class Overlap:
     def settle(self, settled: Sequence[Settlement]) -> list[JobOutcome]:
         """Start settling `settled`; return the outcomes of settles that are done, waiting
         only while SETTLE_DEPTH are in flight (rounds hold different jobs, so their
-        settles are independent)."""
+        settles are independent). A round that gives jobs back waits for the claims in
+        flight first: one of them could otherwise claim a job just released (the same
+        invocation then holding, and releasing, it twice)."""
+        if any(s.kind == "release" for s in settled):
+            wait([claim for _, claim in self._claims])
         if settled:
             self._settles.append(self._executor.submit(settle, self._backend, self._worker_id, settled))
         outcomes: list[JobOutcome] = []
@@ -87,13 +117,17 @@ class Overlap:
 
     def close(self) -> None:
         """Wait for what is in flight and stop the threads. A prefetched round nobody took
-        (only on an error path) is released, so its jobs need not wait for their locks."""
+        (only on an error path) is released, so its jobs need not wait for their locks:
+        through a fresh connection when the failure broke the one it had."""
+        leftover: list[Job] = []
         try:
-            leftover = [job for _, claim in self._claims for job in claim.result()]
+            leftover = [job for _, claim in self._claims if not claim.exception() for job in claim.result()]
             if leftover:
                 self._backend.jobs_release(self._worker_id, [
                     Release(id=job.id, reason="not started: the invocation ended") for job in leftover])
-        except Exception:  # noqa: S110 - already failing; the locks expire and cleanup_stuck_jobs retries
-            pass
+        except Exception as exc:  # already failing: the locks expire and cleanup_stuck_jobs retries
+            message = exc.message if isinstance(exc, QueueError) else repr(exc)
+            log_event(logging.ERROR, f"could not give back the jobs not started: {message}",
+                      worker_id=self._worker_id, jobs=len(leftover))
         finally:
             self._executor.shutdown(wait=True)

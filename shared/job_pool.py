@@ -17,11 +17,13 @@ import queue
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
+from uuid import UUID
 
 from pydantic import BaseModel
 
+from shared.errors import QueueError
 from shared.job_runner import ContextParts, Settlement, build_context, execute, fail, release
 from shared.models import Job
 
@@ -30,13 +32,14 @@ _POLL_SECONDS = 0.25  # longest wait between checks for overruns
 
 @dataclass
 class Task:
-    """One validated job ready to run; `timeout` in seconds from when it starts."""
+    """One validated job ready to run; `timeout` in seconds from when it starts;
+    `lease_ends`: monotonic time its claim's lock ends (shared.job_overlap.Overlap.lease_ends)."""
 
     job: Job
     module: ModuleType
     payload: BaseModel
     timeout: float
-    claimed_at: float = field(default_factory=time.monotonic)
+    lease_ends: float
     key: int = 0
 
 
@@ -62,6 +65,7 @@ class JobPool:
         self._threads = 0
         self._stuck = 0  # threads still running an abandoned (timed-out) job
         self._keys = itertools.count(1)
+        self.started: set[UUID] = set()  # jobs whose processor was called (side effects may have run)
 
     def run_round(self, tasks: Iterable[Task]) -> list[Settlement]:
         """Run every task; return one Settlement per task (in no particular order)."""
@@ -110,6 +114,7 @@ class JobPool:
         refusal = self._refusal(task)
         if refusal is not None:
             return refusal
+        self.started.add(task.job.id)
         deadline = time.monotonic() + task.timeout
         if tracked:  # inline tasks finish before anyone could check their deadline
             with self._lock:
@@ -124,13 +129,20 @@ class JobPool:
             return release(job, "not started: the worker is shutting down")
         if now + task.timeout > self._start_by:
             return release(job, "not started: its timeout no longer fits in the invocation's time budget")
-        if now - task.claimed_at > task.timeout / 4 and not self._renew(job):
-            return Settlement(job, "lease_lost", error="lease lost before the job started")
+        # A job that waited (a prefetched round, a busy pool, a frozen process) may hold a
+        # lock that is nearly or already gone, and another worker may have it by now:
+        # confirm it with the database, which extends it, before any side effect runs.
+        if task.lease_ends - now < task.timeout * 3 / 4:
+            return self._renew(job)
         return None
 
-    def _renew(self, job: Job) -> bool:
-        """Extend the lock of a job that waited for a free thread (its lock ran from the claim)."""
-        return bool(self._parts.backend.job_progress(job.id, job.progress, None, self._parts.worker_id))
+    def _renew(self, job: Job) -> Settlement | None:
+        """Extend the job's lock; lease_lost when the database says it is no longer ours."""
+        try:
+            renewed = self._parts.backend.job_progress(job.id, job.progress, None, self._parts.worker_id)
+        except QueueError as exc:
+            return release(job, f"not started: could not confirm its lease: {exc.message}")
+        return None if renewed else Settlement(job, "lease_lost", error="lease lost before the job started")
 
     def _collect(self, waiting: dict[int, Task]) -> list[Settlement]:
         """Wait for the round's tasks; the caller wakes when all are done or a deadline may

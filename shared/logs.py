@@ -15,6 +15,9 @@ import time
 from typing import Any
 
 LOGGER_NAME = "queue_worker"
+# Libraries whose records must be JSON lines too (else Python prints their warnings as plain
+# text on stderr), at the level given unless the application set one: psycopg and its pool.
+LIBRARY_LOGGERS = {"psycopg": logging.WARNING}
 _SEVERITY = {"WARNING": "WARNING", "CRITICAL": "CRITICAL", "ERROR": "ERROR", "INFO": "INFO", "DEBUG": "DEBUG"}
 
 
@@ -47,16 +50,25 @@ class _StderrHandler(logging.Handler):
 
 def get_logger() -> logging.Logger:
     """The queue's logger, with the JSON handler attached once (not propagated to root, so
-    an application's own logging setup does not print every line twice)."""
+    an application's own logging setup does not print every line twice). The libraries'
+    loggers (LIBRARY_LOGGERS) get the same handler the first time."""
     logger = logging.getLogger(LOGGER_NAME)
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(JsonFormatter())
-        logger.addHandler(handler)
-        logger.propagate = False
-        if logger.level == logging.NOTSET:
-            logger.setLevel(logging.INFO)
+        _attach(logger, logging.INFO)
+        for name, level in LIBRARY_LOGGERS.items():
+            _attach(logging.getLogger(name), level)
     return logger
+
+
+def _attach(logger: logging.Logger, default_level: int) -> None:
+    if any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        return
+    handler = _StderrHandler()
+    handler.setFormatter(JsonFormatter())
+    logger.addHandler(handler)
+    logger.propagate = False
+    if logger.level == logging.NOTSET:
+        logger.setLevel(default_level)
 
 
 def log_event(level: int, message: str, **fields: Any) -> None:

@@ -6,12 +6,16 @@ Contract of `run_invocation`:
 - claims only types that have a processor, are enabled, and whose timeout fits in what
   is left of the budget (a job is never started that could overrun the budget); the
   lock lasts the type's timeout, and `ctx.progress` extends it (heartbeat);
-- runs each round's jobs concurrently (shared.job_pool), each within its timeout;
+- runs each round's jobs concurrently (shared.job_pool), each within its timeout, and
+  never on a lease that is gone: a job that waited since its claim confirms its lock
+  with the database first;
 - settles each round with one call per kind (complete/fail/release), in the background
   (shared.job_overlap), and claims again, until nothing is ready, the budget is spent,
   `max_jobs` were claimed, or `stop` is set (then jobs not yet started are released
   without burning their attempt); after quick rounds the next claims are made while the
   current round runs, so the database and the processors work at the same time;
+- when it fails (the database lost mid-run), gives back every job it holds and did not
+  start, at once and without burning their attempt, before raising;
 - logs one JSON line per job outcome and one per invocation.
 """
 
@@ -44,6 +48,7 @@ from shared.worker_report import InvocationReport, JobOutcome
 # Prefetch the next claim only after rounds this short: a prefetched job waits for the
 # current round, and slow rounds would keep it from other workers for that long.
 PREFETCH_BELOW_SECONDS = 0.5
+GIVE_BACK_REASON = "not started: the invocation failed"
 
 __all__ = ["InvocationOptions", "InvocationReport", "JobOutcome", "new_worker_id", "run_invocation"]
 
@@ -80,8 +85,9 @@ def run_invocation(backend: QueueBackend, settings: Settings, options: Invocatio
                    registry: Mapping[str, ModuleType] | None = None,
                    stop: threading.Event | None = None, worker_id: str | None = None) -> InvocationReport:
     """Drain ready jobs until done, out of budget, or stopped; see the module docstring.
-    Raises QueueError subclasses when the database fails (jobs in flight then expire and
-    are retried by cleanup_stuck_jobs)."""
+    Raises QueueError subclasses when the database fails; the jobs it held and had not
+    started are given back first (those it started expire and cleanup_stuck_jobs retries
+    them, unless their settle landed)."""
     processors = dict(load_registry() if registry is None else registry)
     invocation = _Invocation(backend, settings, options, processors, stop or threading.Event(),
                              worker_id or new_worker_id())
@@ -114,10 +120,27 @@ class _Invocation:
         pool = JobPool(self.options.concurrency, self._context_parts(), self.stop, self.ends)
         try:
             self._loop(pool)
+        except Exception:
+            self._give_back(pool.started)
+            raise
         finally:
             pool.close()
             self._finish()
         return self.report
+
+    def _give_back(self, started: set[uuid.UUID]) -> None:
+        """After a failure, every job this invocation holds and did not start goes back at
+        once, on a fresh connection: the database knows them all, even those of a claim
+        whose answer was lost with the connection."""
+        try:
+            released = self.backend.jobs_release_unstarted(self.worker_id, list(started), GIVE_BACK_REASON)
+        except QueueError as exc:
+            log_event(logging.ERROR, f"could not give back the jobs not started: {exc.message}; "
+                      "they wait for their locks", worker_id=self.worker_id)
+            return
+        if released:
+            log_event(logging.WARNING, "gave back the jobs not started", worker_id=self.worker_id,
+                      jobs=len(released))
 
     def _meta(self) -> dict[str, Any]:
         return {"types": self.options.types, "batch_size": self.options.batch_size,
@@ -140,7 +163,7 @@ class _Invocation:
         take little time would otherwise leave the database idle, then Python idle."""
         started = time.monotonic()
         self._prefetch(overlap)
-        settled = self._run_round(pool, jobs)
+        settled = self._run_round(pool, overlap, jobs)
         self._record(overlap.settle(settled))
         self._last_round_seconds = time.monotonic() - started
         prefetched = overlap.claimed()
@@ -187,17 +210,18 @@ class _Invocation:
             size = min(size, self.options.max_jobs - self.claimed - ahead)
         return ClaimRequest(types, size) if types and size > 0 else None
 
-    def _run_round(self, pool: JobPool, jobs: list[Job]) -> list[Settlement]:
+    def _run_round(self, pool: JobPool, overlap: Overlap, jobs: list[Job]) -> list[Settlement]:
         tasks: list[Task] = []
         settled: list[Settlement] = []
         for job in jobs:
             module = self.registry[job.type]
+            lease_ends = overlap.lease_ends(job)
             payload = validate_payload(module, job)
             if isinstance(payload, Settlement):
                 settled.append(payload)
             else:
                 timeout = float(job.lock_seconds or self.infos[job.type].timeout_seconds)
-                tasks.append(Task(job, module, payload, timeout))
+                tasks.append(Task(job, module, payload, timeout, lease_ends))
         settled.extend(pool.run_round(tasks))
         return settled
 

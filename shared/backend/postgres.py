@@ -1,4 +1,5 @@
-"""QueueBackend over a direct Postgres connection pool (psycopg 3).
+"""QueueBackend over direct Postgres connections (psycopg 3; shared.backend.pg_connections
+says why they are not psycopg_pool's).
 
 Safe behind Supavisor or pgBouncer in transaction mode: every call is one
 autocommit statement, no server-side prepared statements (prepare_threshold=None),
@@ -7,6 +8,7 @@ no session state (no SET, no temp tables, no LISTEN).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,8 +19,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
+from shared.backend.pg_connections import CannotConnect, Connections, ConnectionsBusy
 from shared.backend.protocol import JobTypeInfo
 from shared.errors import DatabaseUnavailable, QueueError, error_for_sqlstate
 from shared.models import Completion, DeadLetter, FailOutcome, Failure, Job, NewJob, Release
@@ -31,23 +33,20 @@ def _jobs_json(items: Sequence[Any]) -> Jsonb:
 class PostgresBackend:
     """The direct path, used when DATABASE_URL is set."""
 
-    def __init__(self, database_url: str, *, max_size: int = 4, open_timeout: float = 10.0) -> None:
-        self._pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
-            database_url,
-            connection_class=psycopg.Connection[dict[str, Any]],
-            min_size=1,
+    def __init__(self, database_url: str, *, max_size: int = 4, open_timeout: float = 5.0) -> None:
+        """`open_timeout`: how long a connection attempt may wait for the server to answer
+        (libpq's connect_timeout, unless the URL sets one); a refused one fails at once."""
+        self._pool = Connections(
+            database_url, {"autocommit": True, "prepare_threshold": None, "row_factory": dict_row},
             max_size=max_size,
-            kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row},
-            open=False,
-            name="queue-worker",
-            # Waiting for a pooled connection longer than this eats the invocation's budget.
-            timeout=10.0,
-        )
+            # Waiting for a busy connection longer than this eats the invocation's budget.
+            wait_seconds=10.0,
+            connect_timeout=max(1, math.ceil(open_timeout)))
         try:
-            self._pool.open(wait=True, timeout=open_timeout)
-        except Exception as exc:
+            self.ping()  # a wrong DATABASE_URL is reported here, not at the first job
+        except QueueError as exc:
             self._pool.close()
-            raise DatabaseUnavailable(f"cannot connect to the database: {exc}",
+            raise DatabaseUnavailable(f"cannot connect to the database: {exc.message}",
                                       hint="check DATABASE_URL and that the server is up") from exc
 
     @contextmanager
@@ -55,17 +54,25 @@ class PostgresBackend:
         try:
             with self._pool.connection() as conn:
                 yield conn
-        except psycopg.errors.Error as exc:
+        except psycopg.Error as exc:
             raise _translate(exc) from exc
-        except psycopg.OperationalError as exc:  # pragma: no cover - covered via Error above
-            raise DatabaseUnavailable(str(exc)) from exc
 
-    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self._conn() as conn:
+    def _rows(self, query: str, params: Sequence[Any] = (), *,
+              repeatable: bool = False) -> list[dict[str, Any]]:
+        """The statement's rows. `repeatable`: running it twice does no harm (a read, or a
+        fenced settle), so when its connection breaks it is run once more on a fresh one
+        (not when no connection could be had: trying again at once would not help)."""
+        try:
+            with self._conn() as conn:
+                return conn.execute(query, params).fetchall()
+        except DatabaseUnavailable as exc:
+            if not repeatable or isinstance(exc, ConnectionsBusy | CannotConnect):
+                raise
+        with self._conn() as conn:  # the broken connection was discarded: this one is new
             return conn.execute(query, params).fetchall()
 
-    def _value(self, query: str, params: Sequence[Any] = ()) -> Any:
-        rows = self._rows(query, params)
+    def _value(self, query: str, params: Sequence[Any] = (), *, repeatable: bool = False) -> Any:
+        rows = self._rows(query, params, repeatable=repeatable)
         return next(iter(rows[0].values())) if rows else None
 
     def jobs_enqueue(self, jobs: Sequence[NewJob]) -> list[UUID]:
@@ -82,26 +89,32 @@ class PostgresBackend:
         if not completions:
             return set()
         rows = self._rows("select complete_jobs as id from complete_jobs(%s, %s)",
-                          (_jobs_json(completions), worker_id))
+                          (_jobs_json(completions), worker_id), repeatable=True)
         return {row["id"] for row in rows}
 
     def jobs_fail(self, worker_id: str, failures: Sequence[Failure]) -> dict[UUID, FailOutcome]:
         if not failures:
             return {}
         rows = self._rows("select job_id, outcome from fail_jobs(%s, %s)",
-                          (_jobs_json(failures), worker_id))
+                          (_jobs_json(failures), worker_id), repeatable=True)
         return {row["job_id"]: FailOutcome(row["outcome"]) for row in rows}
 
     def jobs_release(self, worker_id: str, releases: Sequence[Release]) -> set[UUID]:
         if not releases:
             return set()
         rows = self._rows("select release_jobs as id from release_jobs(%s, %s)",
-                          (_jobs_json(releases), worker_id))
+                          (_jobs_json(releases), worker_id), repeatable=True)
+        return {row["id"] for row in rows}
+
+    def jobs_release_unstarted(self, worker_id: str, started: Sequence[UUID], reason: str) -> set[UUID]:
+        rows = self._rows("select release_unstarted_jobs as id "
+                          "from release_unstarted_jobs(%s, %s::uuid[], %s)",
+                          (worker_id, list(started), reason), repeatable=True)
         return {row["id"] for row in rows}
 
     def job_progress(self, job_id: UUID, progress: int, message: str | None, worker_id: str) -> bool:
         return bool(self._value("select update_job_progress(%s, %s, %s, %s)",
-                                (job_id, progress, message, worker_id)))
+                                (job_id, progress, message, worker_id), repeatable=True))
 
     def job_cancel(self, job_id: UUID) -> bool:
         return bool(self._value("select cancel_job(%s)", (job_id,)))
@@ -111,7 +124,8 @@ class PostgresBackend:
         return value
 
     def dead_letters_list(self, limit: int = 50) -> list[DeadLetter]:
-        rows = self._rows("select * from job_dead_letter order by failed_at desc limit %s", (limit,))
+        rows = self._rows("select * from job_dead_letter order by failed_at desc limit %s", (limit,),
+                          repeatable=True)
         return [DeadLetter.model_validate(row) for row in rows]
 
     def jobs_cleanup_stuck(self) -> int:
@@ -119,23 +133,23 @@ class PostgresBackend:
 
     def job_types(self) -> dict[str, JobTypeInfo]:
         rows = self._rows("select name, timeout_seconds, max_attempts, enabled, concurrency_limit "
-                          "from job_types")
+                          "from job_types", repeatable=True)
         return {row["name"]: JobTypeInfo.model_validate(row) for row in rows}
 
     def queue_stats(self) -> dict[str, Any]:
-        return dict(self._value("select queue_stats()"))
+        return dict(self._value("select queue_stats()", repeatable=True))
 
     def queue_health(self) -> dict[str, Any]:
-        return dict(self._value("select queue_health()"))
+        return dict(self._value("select queue_health()", repeatable=True))
 
     def schema_versions(self) -> list[str]:
-        return list(self._value("select queue_schema_versions()"))
+        return list(self._value("select queue_schema_versions()", repeatable=True))
 
     def worker_run_start(self, worker_id: str, meta: dict[str, Any]) -> None:
-        self._rows("select worker_run_start(%s, %s)", (worker_id, Jsonb(meta)))
+        self._rows("select worker_run_start(%s, %s)", (worker_id, Jsonb(meta)), repeatable=True)
 
     def worker_run_finish(self, worker_id: str, counts: dict[str, int]) -> None:
-        self._rows("select worker_run_finish(%s, %s)", (worker_id, Jsonb(counts)))
+        self._rows("select worker_run_finish(%s, %s)", (worker_id, Jsonb(counts)), repeatable=True)
 
     def rpc(self, function: str, args: dict[str, Any]) -> Any:
         # to_jsonb: the value comes back as JSON data (uuid and timestamps as strings), exactly
@@ -151,7 +165,7 @@ class PostgresBackend:
 
     def ping(self) -> float:
         started = time.perf_counter()
-        self._value("select 1")
+        self._value("select 1", repeatable=True)
         return (time.perf_counter() - started) * 1000
 
     def close(self) -> None:

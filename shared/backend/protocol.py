@@ -49,6 +49,11 @@ class QueueBackend(Protocol):
         """release_jobs: back to pending without counting the attempt."""
         ...
 
+    def jobs_release_unstarted(self, worker_id: str, started: Sequence[UUID], reason: str) -> set[UUID]:
+        """release_unstarted_jobs: after a failed invocation, every job running under
+        worker_id and not in `started` back to pending, attempt not counted."""
+        ...
+
     def job_progress(self, job_id: UUID, progress: int, message: str | None, worker_id: str) -> bool:
         """update_job_progress: also extends the lock; False when the lease is lost."""
         ...

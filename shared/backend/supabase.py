@@ -93,6 +93,10 @@ class SupabaseBackend:
         return {UUID(i) for chunk in _chunks(releases)
                 for i in self._rpc("release_jobs", {"p_jobs": chunk, "p_worker_id": worker_id})}
 
+    def jobs_release_unstarted(self, worker_id: str, started: Sequence[UUID], reason: str) -> set[UUID]:
+        return {UUID(i) for i in self._rpc("release_unstarted_jobs", {
+            "p_worker_id": worker_id, "p_started": [str(job_id) for job_id in started], "p_reason": reason})}
+
     def job_progress(self, job_id: UUID, progress: int, message: str | None, worker_id: str) -> bool:
         return bool(self._rpc("update_job_progress", {"p_job_id": job_id, "p_progress": progress,
                                                       "p_message": message, "p_worker_id": worker_id}))

@@ -155,6 +155,16 @@ def test_release_returns_jobs_to_pending_without_counting_the_attempt(backend: Q
     assert backend.jobs_release("w1", []) == set()
 
 
+def test_release_unstarted_gives_back_what_the_worker_holds_except_what_it_started(
+        backend: QueueBackend, conn: Conn) -> None:
+    enqueue(backend, 3)
+    started, unstarted, other = claim_one(backend, "w1"), claim_one(backend, "w1"), claim_one(backend, "w2")
+    assert backend.jobs_release_unstarted("w1", [started.id], "not started: lost") == {unstarted.id}
+    assert (row(conn, unstarted.id)["status"], row(conn, unstarted.id)["attempts"]) == ("pending", 0)
+    assert row(conn, started.id)["status"] == row(conn, other.id)["status"] == "running"
+    assert backend.jobs_release_unstarted("w1", [], "again") == {started.id}
+
+
 def test_progress_is_stored_for_the_holder_and_refused_to_others(backend: QueueBackend, conn: Conn) -> None:
     enqueue(backend)
     job = claim_one(backend)

@@ -6,13 +6,18 @@ by a processor, as the HTTP layer's signal handler would set it; nothing faked.
 
 from __future__ import annotations
 
+import math
 import threading
+from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 import psycopg
+import pytest
 
 from shared.backend.postgres import PostgresBackend
 from shared.config import Settings
+from shared.models import Job, Release
 from shared.processors.base import JobContext
 from shared.worker import InvocationOptions, run_invocation
 from tests.worker.conftest import AddType, Conn, enqueue, history, job_row
@@ -106,15 +111,48 @@ def test_the_context_carries_the_job_and_the_invocation(
     assert ctx.http.is_closed  # the invocation's client is closed when it ends
 
 
+class PrefetchAfterRelease(PostgresBackend):
+    """The real backend, except that a claim made off the main thread (a prefetch) is sent
+    only after `stop` is set and a release landed, or 1 s after the stop if none came.
+    Without the fix the round's release lands first and the prefetch claims its jobs again
+    (what was flaky, now every run); with it the release waits for the prefetch, so none
+    comes and the 1 s decides nothing."""
+
+    def __init__(self, database_url: str, stop: threading.Event) -> None:
+        super().__init__(database_url)
+        self.stop = stop
+        self.released = threading.Event()
+
+    def jobs_claim(self, worker_id: str, types: Sequence[str] | None, batch_size: int,
+                   lock_seconds: int | None = None) -> list[Job]:
+        if threading.current_thread() is not threading.main_thread():
+            assert self.stop.wait(30), "the test's stop never came"
+            self.released.wait(1)
+        return super().jobs_claim(worker_id, types, batch_size, lock_seconds)
+
+    def jobs_release(self, worker_id: str, releases: Sequence[Release]) -> set[UUID]:
+        try:
+            return super().jobs_release(worker_id, releases)
+        finally:
+            if releases:  # every settle calls it, most with nothing to release
+                self.released.set()
+
+
 def test_a_prefetched_round_is_released_untouched_when_stop_comes(
-        backend: PostgresBackend, settings: Settings, add_type: AddType, conn: Conn) -> None:
+        db_url: str, settings: Settings, add_type: AddType, conn: Conn,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before the fix one run in six released jobs 5-7 twice: a prefetch claim sent after the
+    round's release claimed them again. Real: PostgreSQL; the prefetches are held back
+    (PrefetchAfterRelease), and every round after the first prefetches."""
+    monkeypatch.setattr("shared.worker.PREFETCH_BELOW_SECONDS", math.inf)
     add_type("t_pre")
     stop = threading.Event()
+    backend = PrefetchAfterRelease(db_url, stop)
     ran: list[int] = []
 
     def handle(payload: Any, ctx: JobContext) -> Any:
         ran.append(payload.n)
-        if payload.n == 4:  # first job of the second round: quick rounds so far, so round 3 is prefetched
+        if payload.n == 4:  # first job of the second round, which prefetched round 3
             stop.set()
         return {}
 
@@ -122,9 +160,13 @@ def test_a_prefetched_round_is_released_untouched_when_stop_comes(
     options = InvocationOptions(batch_size=4, concurrency=1, time_budget_seconds=40)
     registry = {"t_pre": processor("t_pre", handle, Counted)}
     report = run_invocation(backend, settings, options, registry=registry, stop=stop)
+    backend.close()
     assert ran == [0, 1, 2, 3, 4]
     assert (report.completed, report.released) == (5, 7)
     assert report.claimed == 12  # rounds 1 and 2, and round 3 claimed while round 2 ran
     rows = conn.execute("select status, attempts from job_queue where id = any(%s) order by seq",
                         (ids,)).fetchall()
     assert [(r["status"], r["attempts"]) for r in rows[5:]] == [("pending", 0)] * 7
+    releases = conn.execute("select count(*) as n from job_status_history where job_id = any(%s) "
+                            "and from_status = 'running' and to_status = 'pending'", (ids,)).fetchone()
+    assert releases == {"n": 7}  # each job given back once, in the database too
