@@ -22,8 +22,8 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
 from shared.config import REPO_ROOT
-from shared.local_postgres import server_url, start_embedded
-from shared.migrate import migrate
+from shared.local.postgres import server_url, start_embedded
+from shared.queue.migrate import migrate
 
 # The PostgREST stand-in fixture (`postgrest`), for any test that needs the supabase-py path.
 pytest_plugins = ["tests.support.postgrest"]

@@ -14,7 +14,7 @@ import pytest
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from shared.logs import get_logger, log_event
-from tests.backend.test_conformance_errors import closed_port
+from tests.queue.test_conformance_errors import closed_port
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:

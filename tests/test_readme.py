@@ -5,7 +5,7 @@ lists what the migrations raise
 import re
 
 from shared.config import REPO_ROOT
-from shared.errors import InvalidInput, error_for_sqlstate
+from shared.queue.errors import InvalidInput, error_for_sqlstate
 
 
 def _readme_commands() -> list[str]:

@@ -23,10 +23,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from shared import http_api
-from shared.http_body import capped
-from shared.http_params import HttpProblem
-from shared.http_respond import request_id_from, respond
+from shared.api import actions as http_api
+from shared.api.body import capped
+from shared.api.params import HttpProblem
+from shared.api.respond import request_id_from, respond
 from shared.logs import log_event
 
 SCHEDULE_KEYS = ("action", "type", "batch", "id")

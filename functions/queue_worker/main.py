@@ -2,11 +2,11 @@
 
 Thin on purpose: turn the Flask request into an `ApiRequest` and the answer into a
 response; authentication, actions, statuses and the request log live in
-`shared.http_respond` (shared with the AWS Lambda handler beside this file). Every
+`shared.api.respond` (shared with the AWS Lambda handler beside this file). Every
 response is JSON and carries a request id (body and X-Request-Id header), also the
 errors Flask raises before the function runs. The body is read only by an action that
 needs it, after authentication, and at most QUEUE_WORKER_MAX_BODY_BYTES of it
-(`shared.http_body`). The actions and their parameters are documented in shared/http_api.py.
+(`shared.api.body`). The actions and their parameters are documented in shared/api/actions.py.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import flask
 import functions_framework
 from werkzeug.exceptions import HTTPException
 
-from shared import http_api
-from shared.http_body import read_capped
-from shared.http_respond import request_id_from, respond
-from shared.shutdown import install_gunicorn_hook
+from shared.api import actions as http_api
+from shared.api.body import read_capped
+from shared.api.respond import request_id_from, respond
+from shared.worker.shutdown import install_gunicorn_hook
 
 install_gunicorn_hook()
 

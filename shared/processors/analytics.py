@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.errors import InvalidInput
 from shared.processors.base import JobContext, PermanentError
+from shared.queue.errors import InvalidInput
 
 JOB_TYPE = "analytics"
 Group = Literal["queue", "users", "marketplace"]

@@ -16,15 +16,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from shared.circuit_breaker import guarded
 from shared.config import Settings
-from shared.models import NewJob
 from shared.processors.audio_delegate import PROVIDER, render_remote
 from shared.processors.audio_render import assemble, part_key, render_parts, split_text
 from shared.processors.base import JobContext
+from shared.processors.circuit_breaker import guarded
 from shared.providers import tts
 from shared.providers.http import redact_address
-from shared.storage import Storage, storage_for
+from shared.providers.storage import Storage, storage_for
+from shared.queue.models import NewJob
 
 JOB_TYPE = "audio"
 CONTENT_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "pcm": "audio/L16"}

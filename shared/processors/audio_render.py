@@ -14,10 +14,11 @@ import time
 import wave
 from functools import partial
 
-from shared.circuit_breaker import guarded
 from shared.processors.base import CheckpointAndContinue, JobContext, RetryableError
+from shared.processors.circuit_breaker import guarded
 from shared.providers import tts
-from shared.storage import Storage
+from shared.providers.storage import Storage
+from shared.providers.tts_format import PCM_RATE, Encoding
 
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 # Seconds kept in hand before the deadline, beyond the slowest chunk seen so far.
@@ -55,7 +56,7 @@ def part_key(key: str, index: int) -> str:
 
 
 def render_parts(ctx: JobContext, storage: Storage, key: str, chunks: list[str], voice: str,
-                 encoding: tts.Encoding) -> None:
+                 encoding: Encoding) -> None:
     """Make sure every chunk's part is stored, reporting progress; checkpoints near the deadline."""
     slowest, done_here = 0.0, 0
     for index, chunk in enumerate(chunks):
@@ -70,7 +71,7 @@ def render_parts(ctx: JobContext, storage: Storage, key: str, chunks: list[str],
         _report(ctx, index + 1, len(chunks))
 
 
-def _synthesize(ctx: JobContext, text: str, voice: str, encoding: tts.Encoding) -> bytes:
+def _synthesize(ctx: JobContext, text: str, voice: str, encoding: Encoding) -> bytes:
     """One chunk through the TTS provider, behind its circuit breaker (the local stand-in
     cannot fail the way a remote API does, so it has none)."""
     provider = tts.provider_for(ctx.settings)
@@ -93,6 +94,6 @@ def assemble(storage: Storage, key: str, chunks: int, audio_format: str) -> byte
     with wave.open(out, "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
-        wav.setframerate(tts.PCM_RATE)
+        wav.setframerate(PCM_RATE)
         wav.writeframes(data)
     return out.getvalue()

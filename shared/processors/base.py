@@ -3,7 +3,8 @@
 A processor module defines `JOB_TYPE`, a pydantic `Payload` (extra="forbid"),
 `handle(payload, ctx) -> dict` (the job's result), and optionally
 `REQUIRED_SETTINGS` / `missing_settings(settings)` for health. It signals failure
-by raising one of the three errors below; anything else counts as retryable.
+by raising one of the errors of `shared/failures.py` (re-exported here for processor
+authors); anything else counts as retryable.
 """
 
 from __future__ import annotations
@@ -15,45 +16,22 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from shared.failures import (
+    CheckpointAndContinue,
+    PermanentError,
+    ProcessorError,
+    RateLimitedError,
+    RetryableError,
+)
+
+__all__ = ["CheckpointAndContinue", "JobContext", "PermanentError", "Processor", "ProcessorError",
+           "RateLimitedError", "RetryableError"]
+
 if TYPE_CHECKING:
     import httpx
 
-    from shared.backend.protocol import QueueBackend
     from shared.config import Settings
-
-
-class ProcessorError(Exception):
-    """Root of the errors a processor raises on purpose."""
-
-
-class PermanentError(ProcessorError):
-    """Retrying cannot help (bad input, rejected by the provider): dead-letter now."""
-
-
-class RetryableError(ProcessorError):
-    """A transient failure: retry with the type's backoff."""
-
-
-class RateLimitedError(ProcessorError):
-    """The provider asked us to slow down: retry after `retry_after` seconds without
-    counting the attempt."""
-
-    def __init__(self, message: str, retry_after: float = 30.0) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class CheckpointAndContinue(ProcessorError):
-    """The job made progress but cannot finish within this invocation: save
-    `checkpoint` (the worker stores it as the job's result, handed back next time as
-    `ctx.previous_result`) and run it again after `retry_after` seconds, without
-    counting the attempt."""
-
-    def __init__(self, checkpoint: dict[str, Any], retry_after: float = 0.0,
-                 message: str = "checkpointed; continuing later") -> None:
-        super().__init__(message)
-        self.checkpoint = checkpoint
-        self.retry_after = retry_after
+    from shared.queue.protocol import QueueBackend
 
 
 @dataclass

@@ -14,9 +14,9 @@ from typing import Any, Literal
 from jinja2 import TemplateError
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
-from shared.circuit_breaker import guarded
 from shared.config import Settings
 from shared.processors.base import JobContext, PermanentError
+from shared.processors.circuit_breaker import guarded
 from shared.processors.email_templates import render
 from shared.providers import outbox, resend, smtp
 from shared.providers.email_message import OutgoingEmail

@@ -23,10 +23,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.circuit_breaker import guarded
 from shared.config import Settings
-from shared.errors import InvalidInput, NotFound
-from shared.models import NewJob
 from shared.processors.base import (
     JobContext,
     PermanentError,
@@ -34,7 +31,10 @@ from shared.processors.base import (
     RateLimitedError,
     RetryableError,
 )
+from shared.processors.circuit_breaker import guarded
 from shared.providers import stripe
+from shared.queue.errors import InvalidInput, NotFound
+from shared.queue.models import NewJob
 
 JOB_TYPE = "payout"
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.config import Settings
-from shared.models import NewJob
 from shared.processors.base import JobContext
+from shared.queue.models import NewJob
 
 JOB_TYPE = "weekly_payouts"
 

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import httpx
 
-from shared.processors.base import RetryableError
+from shared.failures import RetryableError
 
 T = TypeVar("T")
 ADDRESS = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")

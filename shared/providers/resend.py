@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from shared.config import Settings
-from shared.processors.base import PermanentError, RateLimitedError, RetryableError
+from shared.failures import PermanentError, RateLimitedError, RetryableError
 from shared.providers.email_message import OutgoingEmail
 from shared.providers.http import redact_addresses, retry_after_seconds, send
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import smtplib
 
 from shared.config import Settings
-from shared.processors.base import PermanentError, RetryableError
+from shared.failures import PermanentError, RetryableError
 from shared.providers.email_message import OutgoingEmail
 from shared.providers.http import redact_addresses
 

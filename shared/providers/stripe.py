@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from shared.config import Settings
-from shared.processors.base import PermanentError, RateLimitedError, RetryableError
+from shared.failures import PermanentError, RateLimitedError, RetryableError
 from shared.providers.http import retry_after_seconds, send
 
 PROVIDER = "stripe"

@@ -10,16 +10,15 @@ bad key -> permanent; 5xx and network -> retryable.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 import httpx
 
 from shared.config import Settings
-from shared.processors.base import PermanentError, RateLimitedError, RetryableError
+from shared.failures import PermanentError, RateLimitedError, RetryableError
+from shared.providers import tts_local
 from shared.providers.http import retry_after_seconds, send
+from shared.providers.tts_format import PCM_RATE, Encoding
 
-Encoding = Literal["mp3", "pcm"]
-PCM_RATE = 24000  # Hz; OpenAI's pcm is 24 kHz, and we ask ElevenLabs for the same.
 DEFAULTS = {"openai": ("https://api.openai.com", "gpt-4o-mini-tts"),
             "elevenlabs": ("https://api.elevenlabs.io", "eleven_multilingual_v2")}
 QUOTA_MARKERS = ("quota", "insufficient", "billing")
@@ -34,8 +33,6 @@ def synthesize(http: httpx.Client, settings: Settings, text: str, voice: str, en
     """One chunk of speech from the configured provider."""
     provider = provider_for(settings)
     if provider == "local":
-        from shared.providers import tts_local
-
         return tts_local.synthesize(text, encoding)
     if settings.tts_api_key is None:
         raise PermanentError("TTS_API_KEY is not set")

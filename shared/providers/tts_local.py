@@ -8,7 +8,7 @@ information decode as silence); pcm is zeroed 16-bit samples at 24 kHz.
 
 from __future__ import annotations
 
-from shared.providers.tts import PCM_RATE, Encoding
+from shared.providers.tts_format import PCM_RATE, Encoding
 
 SECONDS_PER_WORD = 0.4
 # MPEG-1 Layer III, 128 kbit/s, 44.1 kHz, no padding, mono: 417-byte frames of 1152 samples.

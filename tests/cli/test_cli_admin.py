@@ -17,10 +17,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from shared import cli_args
-from shared.cli import main
+from shared.cli import args as cli_args
+from shared.cli.main import main
 from shared.config import REPO_ROOT
-from shared.migrate import migrations_in
+from shared.queue.migrate import migrations_in
 from tests.functions.conftest import free_port
 
 COMMANDS = [["dev"], ["migrate"], ["enqueue"], ["process"], ["stats"], ["health"], ["dlq"], ["dlq", "list"],

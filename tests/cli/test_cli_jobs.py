@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 
-from shared.cli import main
+from shared.cli.main import main
 from tests.sql.factories import connect, enqueue, fingerprint, job, make_job
 
 Conn = psycopg.Connection[dict[str, Any]]

@@ -42,7 +42,7 @@ def test_the_package_holds_the_handler_shared_code_and_migrations(package: bytes
     module, _, function = aws.HANDLER.rpartition(".")
     assert f"{module}.py" in names
     assert function == "handler"
-    assert "shared/http_respond.py" in names
+    assert "shared/api/respond.py" in names
     assert any(n.startswith("supabase/migrations/") and n.endswith(".sql") for n in names)
     assert not any("__pycache__" in n for n in names)
 

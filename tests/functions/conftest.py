@@ -24,7 +24,7 @@ import pytest
 from flask.testing import FlaskClient
 from psycopg import sql
 
-from shared import http_api
+from shared.api import actions as http_api
 from shared.config import REPO_ROOT
 from tests.conftest import database_url
 

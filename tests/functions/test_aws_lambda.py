@@ -17,8 +17,8 @@ import psycopg
 import pytest
 
 from functions.queue_worker.aws_lambda import handler
-from shared import http_api
-from shared.json_input import MAX_DEPTH
+from shared.api import actions as http_api
+from shared.queue.json_input import MAX_DEPTH
 from tests.functions.conftest import SECRET
 from tests.sql.factories import fingerprint, value
 

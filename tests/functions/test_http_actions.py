@@ -13,7 +13,8 @@ import psycopg
 import pytest
 from flask.testing import FlaskClient
 
-from shared.errors import (
+from shared.api.actions import status_for
+from shared.queue.errors import (
     DatabaseUnavailable,
     InvalidDependency,
     InvalidInput,
@@ -24,8 +25,7 @@ from shared.errors import (
     TooManyPendingJobs,
     UnknownJobType,
 )
-from shared.http_api import status_for
-from shared.job_input import JobRejected
+from shared.queue.job_input import JobRejected
 from tests.functions.conftest import AUTH
 from tests.sql.factories import fingerprint, job, make_job
 

@@ -35,7 +35,7 @@ def test_the_service_role_key_is_the_secret_when_no_worker_secret_is_set(
         client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("QUEUE_WORKER_SECRET")
     monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", "service-role-key")
-    from shared import http_api
+    from shared.api import actions as http_api
 
     http_api.reset()
     assert client.get("/?action=stats", headers=AUTH).status_code == 401
@@ -46,7 +46,7 @@ def test_the_service_role_key_is_the_secret_when_no_worker_secret_is_set(
 def test_without_any_secret_the_function_refuses_to_serve_and_says_why(
         client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("QUEUE_WORKER_SECRET")
-    from shared import http_api
+    from shared.api import actions as http_api
 
     http_api.reset()
     response = client.get("/?action=stats", headers=AUTH)
@@ -58,7 +58,7 @@ def test_without_any_secret_the_function_refuses_to_serve_and_says_why(
 
 def test_allow_unauthenticated_serves_without_a_secret_but_not_past_a_configured_one(
         client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared import http_api
+    from shared.api import actions as http_api
 
     monkeypatch.setenv("QUEUE_WORKER_ALLOW_UNAUTHENTICATED", "1")
     http_api.reset()
@@ -91,7 +91,7 @@ def test_a_sane_caller_request_id_is_kept_and_a_hostile_one_replaced(client: Fla
 
 def test_an_invalid_setting_is_503_naming_it_without_echoing_its_value(
         client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared import http_api
+    from shared.api import actions as http_api
 
     monkeypatch.setenv("QUEUE_WORKER_DEFAULT_BATCH", "5000-secret-looking-value")
     http_api.reset()

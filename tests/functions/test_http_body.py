@@ -16,8 +16,8 @@ import psycopg
 import pytest
 from flask.testing import FlaskClient
 
-from shared import http_api
-from shared.json_input import MAX_DEPTH
+from shared.api import actions as http_api
+from shared.queue.json_input import MAX_DEPTH
 from tests.functions.conftest import AUTH
 from tests.sql.factories import fingerprint, job
 

@@ -16,7 +16,7 @@ import pytest
 from flask.testing import FlaskClient
 from supabase import create_client
 
-from shared import http_api
+from shared.api import actions as http_api
 from tests.functions.conftest import ENV_NAMES, SOURCE
 from tests.sql.factories import job
 from tests.support.postgrest import PostgrestEndpoint, postgrest

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.backend.postgres import PostgresBackend
-from shared.backend.protocol import QueueBackend
 from shared.config import Settings
 from shared.processors.base import JobContext
+from shared.queue.postgres import PostgresBackend
+from shared.queue.protocol import QueueBackend
 from tests.processors.fake_stripe import StripeState, fake_stripe
 
 MakeContext = Callable[..., JobContext]

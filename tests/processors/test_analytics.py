@@ -12,10 +12,10 @@ import psycopg
 import pydantic
 import pytest
 
-from shared.backend.postgres import PostgresBackend
 from shared.config import Settings
-from shared.errors import InvalidInput
 from shared.processors import analytics
+from shared.queue.errors import InvalidInput
+from shared.queue.postgres import PostgresBackend
 from tests.processors.conftest import MakeContext
 from tests.processors.test_payout import add_entry, add_seller
 

@@ -14,13 +14,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from shared.backend.postgres import PostgresBackend
-from shared.backend.protocol import QueueBackend
-from shared.backend.supabase import SupabaseBackend
-from shared.circuit_breaker import breaker_states
 from shared.config import Settings
 from shared.processors import analytics, payout, weekly_payouts
 from shared.processors.base import RateLimitedError
+from shared.processors.circuit_breaker import breaker_states
+from shared.queue.postgres import PostgresBackend
+from shared.queue.protocol import QueueBackend
+from shared.queue.supabase import SupabaseBackend
 from tests.processors.conftest import MakeContext
 from tests.processors.fake_stripe import StripeState, fake_stripe
 from tests.processors.test_payout import SALES, CrashBeforeSettle, add_seller

@@ -15,12 +15,12 @@ import httpx
 import psycopg
 import pytest
 
-from shared.backend.postgres import PostgresBackend
-from shared.circuit_breaker import breaker_states
 from shared.config import Settings
-from shared.errors import InvalidInput
 from shared.processors import email as email_processor
 from shared.processors.base import PermanentError, RateLimitedError, RetryableError
+from shared.processors.circuit_breaker import breaker_states
+from shared.queue.errors import InvalidInput
+from shared.queue.postgres import PostgresBackend
 from tests.processors.conftest import MakeContext
 
 Conn = psycopg.Connection[dict[str, Any]]

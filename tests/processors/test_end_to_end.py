@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from supabase import create_client
 
-from shared import http_api
+from shared.api import actions as http_api
 from shared.config import REPO_ROOT
 from tests.processors.fake_stripe import StripeState, fake_stripe
 from tests.processors.fake_tts import fake_tts

@@ -14,11 +14,11 @@ import psycopg
 import pydantic
 import pytest
 
-from shared.backend.postgres import PostgresBackend
-from shared.backend.protocol import QueueBackend
 from shared.config import Settings
 from shared.processors import payout
 from shared.processors.base import PermanentError, RateLimitedError, RetryableError
+from shared.queue.postgres import PostgresBackend
+from shared.queue.protocol import QueueBackend
 from tests.processors.conftest import MakeContext
 from tests.processors.fake_stripe import StripeState
 

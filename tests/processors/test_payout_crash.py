@@ -20,11 +20,11 @@ from typing import Any
 
 import psycopg
 
-from shared.backend.postgres import PostgresBackend
 from shared.config import REPO_ROOT, Settings
-from shared.models import NewJob
 from shared.processors import payout
-from shared.worker import InvocationOptions, run_invocation
+from shared.queue.models import NewJob
+from shared.queue.postgres import PostgresBackend
+from shared.worker.invocation import InvocationOptions, run_invocation
 from tests.processors.conftest import MakeContext
 from tests.processors.fake_stripe import fake_stripe
 from tests.processors.test_payout import SALES, add_seller
@@ -32,10 +32,10 @@ from tests.processors.test_payout import SALES, add_seller
 Conn = psycopg.Connection[dict[str, Any]]
 WORKER = """
 import sys
-from shared.backend.postgres import PostgresBackend
+from shared.queue.postgres import PostgresBackend
 from shared.config import Settings
 from shared.processors import payout
-from shared.worker import InvocationOptions, run_invocation
+from shared.worker.invocation import InvocationOptions, run_invocation
 from tests.processors.conftest import MakeContext
 
 run_invocation(PostgresBackend(sys.argv[1]), Settings(_env_file=None),

@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 
-from shared.backend.postgres import PostgresBackend
 from shared.config import Settings
-from shared.health import payouts_check
-from shared.models import NewJob
+from shared.ops.health import payouts_check
 from shared.processors import payout
 from shared.processors.base import PermanentError, RetryableError
-from shared.worker import InvocationOptions, run_invocation
+from shared.queue.models import NewJob
+from shared.queue.postgres import PostgresBackend
+from shared.worker.invocation import InvocationOptions, run_invocation
 from tests.processors.conftest import MakeContext
 from tests.processors.fake_stripe import StripeState
 from tests.processors.test_payout import Conn, add_entry, add_seller, payouts_of, reserved_entries

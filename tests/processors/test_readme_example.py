@@ -20,9 +20,9 @@ from typing import Any, ClassVar
 import psycopg
 import pytest
 
-from shared.backend.postgres import PostgresBackend
 from shared.config import REPO_ROOT, Settings
-from shared.worker import InvocationOptions, run_invocation
+from shared.queue.postgres import PostgresBackend
+from shared.worker.invocation import InvocationOptions, run_invocation
 from tests.processors.local_server import serve
 
 Conn = psycopg.Connection[dict[str, Any]]

@@ -1,10 +1,10 @@
 """Every processor is registered, and health says which are configured or which env var
-each one lacks. Real: the registry and shared.health. Nothing is faked; no database."""
+each one lacks. Real: the registry and shared.ops.health. Nothing is faked; no database."""
 
 from __future__ import annotations
 
 from shared.config import Settings
-from shared.health import processors_check
+from shared.ops.health import processors_check
 from shared.processors import load_registry
 
 TYPES = {"noop", "email", "audio", "payout", "weekly_payouts", "analytics"}

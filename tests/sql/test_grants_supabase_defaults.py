@@ -5,7 +5,7 @@ forgets a revoke fails here.
 
 Real: PostgreSQL; a fresh database given the default privileges Supabase's initial schema
 sets (supabase/postgres migrations/db/init-scripts/00000000000000-initial-schema.sql) before
-shared.migrate applies every migration. Faked: nothing.
+shared.queue.migrate applies every migration. Faked: nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from shared.config import REPO_ROOT
-from shared.migrate import migrate
+from shared.queue.migrate import migrate
 from tests.sql.factories import Conn, connect
 
 # Supabase's statements, verbatim but for `postgres` (a role the embedded server lacks): they

@@ -1,7 +1,7 @@
 """The migration files: Supabase CLI names, each records its own version, and they can be
 applied by anything that runs SQL files in order (psql, `supabase db push`) and run again.
 
-Real: PostgreSQL; the files are executed as plain SQL, not through shared.migrate. Faked: nothing.
+Real: PostgreSQL; the files are executed as plain SQL, not through shared.queue.migrate. Faked: nothing.
 """
 
 from __future__ import annotations

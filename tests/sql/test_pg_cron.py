@@ -28,7 +28,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
 from shared.config import REPO_ROOT
-from shared.migrate import migrate
+from shared.queue.migrate import migrate
 
 MIGRATIONS = REPO_ROOT / "supabase" / "migrations"
 PG_CRON_FILE = next(MIGRATIONS.glob("*_pg_cron.sql"))

@@ -12,10 +12,10 @@ from uuid import UUID
 import psycopg
 import pytest
 
-from shared.backend.postgres import PostgresBackend
 from shared.config import Settings
 from shared.logs import LOGGER_NAME
-from shared.models import NewJob
+from shared.queue.models import NewJob
+from shared.queue.postgres import PostgresBackend
 
 Conn = psycopg.Connection[dict[str, Any]]
 AddType = Callable[..., None]

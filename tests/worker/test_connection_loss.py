@@ -19,11 +19,11 @@ from collections.abc import Sequence
 import psycopg
 import pytest
 
-from shared.backend.postgres import PostgresBackend
 from shared.config import Settings
-from shared.errors import DatabaseUnavailable
-from shared.models import Job
-from shared.worker import InvocationOptions, run_invocation
+from shared.queue.errors import DatabaseUnavailable
+from shared.queue.models import Job
+from shared.queue.postgres import PostgresBackend
+from shared.worker.invocation import InvocationOptions, run_invocation
 from tests.worker.conftest import AddType, Conn, enqueue
 from tests.worker.procs import Counted, ok, processor
 
@@ -79,7 +79,8 @@ class PrefetchDiesMidStatement(PostgresBackend):
 def test_an_invocation_that_loses_its_connection_gives_back_its_unstarted_jobs_at_once(
         db_url: str, settings: Settings, add_type: AddType, conn: Conn,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("shared.worker.PREFETCH_BELOW_SECONDS", math.inf)  # every round after the first
+    # every round after the first
+    monkeypatch.setattr("shared.worker.invocation.PREFETCH_BELOW_SECONDS", math.inf)
     add_type("t_die", concurrency_limit=100)
     backend = PrefetchDiesMidStatement(db_url, spared=conn.info.backend_pid)
     ids = enqueue(backend, "t_die", *[{"n": n} for n in range(12)])
@@ -118,7 +119,8 @@ class SecondClaimAnswerLost(PostgresBackend):
 def test_jobs_of_a_claim_whose_answer_was_lost_are_given_back_when_the_invocation_fails(
         db_url: str, settings: Settings, add_type: AddType, conn: Conn,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("shared.worker.PREFETCH_BELOW_SECONDS", 0.0)  # every claim on the main thread
+    # every claim on the main thread
+    monkeypatch.setattr("shared.worker.invocation.PREFETCH_BELOW_SECONDS", 0.0)
     add_type("t_lost")
     backend = SecondClaimAnswerLost(db_url)
     ids = enqueue(backend, "t_lost", *[{"n": n} for n in range(6)])

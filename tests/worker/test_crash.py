@@ -14,17 +14,17 @@ import subprocess
 import sys
 import time
 
-from shared.backend.postgres import PostgresBackend
 from shared.config import REPO_ROOT, Settings
-from shared.worker import InvocationOptions, run_invocation
+from shared.queue.postgres import PostgresBackend
+from shared.worker.invocation import InvocationOptions, run_invocation
 from tests.worker import crash_proc
 from tests.worker.conftest import AddType, Conn, enqueue
 
 WORKER = """
 import sys
-from shared.backend.postgres import PostgresBackend
+from shared.queue.postgres import PostgresBackend
 from shared.config import Settings
-from shared.worker import InvocationOptions, run_invocation
+from shared.worker.invocation import InvocationOptions, run_invocation
 from tests.worker import crash_proc
 
 backend = PostgresBackend(sys.argv[1])

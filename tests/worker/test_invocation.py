@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from shared.backend.postgres import PostgresBackend
 from shared.config import Settings
-from shared.errors import InvalidInput
 from shared.logs import LOGGER_NAME
 from shared.processors.base import JobContext, RetryableError
-from shared.worker import InvocationOptions, new_worker_id, run_invocation
+from shared.queue.errors import InvalidInput
+from shared.queue.postgres import PostgresBackend
+from shared.worker.invocation import InvocationOptions, new_worker_id, run_invocation
 from tests.worker.conftest import AddType, Conn, enqueue, job_row
 from tests.worker.procs import Anything, Counted, ok, processor
 

@@ -16,11 +16,11 @@ from uuid import UUID
 
 import pytest
 
-from shared.backend.postgres import PostgresBackend
 from shared.config import Settings
-from shared.errors import DatabaseUnavailable
 from shared.processors.base import JobContext
-from shared.worker import InvocationOptions, run_invocation
+from shared.queue.errors import DatabaseUnavailable
+from shared.queue.postgres import PostgresBackend
+from shared.worker.invocation import InvocationOptions, run_invocation
 from tests.worker.conftest import AddType, Conn, enqueue, job_row
 from tests.worker.procs import Counted, ok, processor
 
@@ -47,7 +47,7 @@ def lease_types(add_type: AddType, monkeypatch: pytest.MonkeyPatch) -> None:
     add_type("t_quick", timeout_seconds=30)
     add_type("t_freeze", timeout_seconds=30)
     add_type("t_send", timeout_seconds=1)  # lock 1 s
-    monkeypatch.setattr("shared.worker.PREFETCH_BELOW_SECONDS", math.inf)  # prefetch after round 1
+    monkeypatch.setattr("shared.worker.invocation.PREFETCH_BELOW_SECONDS", math.inf)  # prefetch after round 1
 
 
 def run_frozen_worker(backend: PostgresBackend, settings: Settings, conn: Conn,

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from shared.backend.postgres import PostgresBackend
 from shared.config import Settings
 from shared.processors import noop
 from shared.processors.base import (
@@ -21,7 +20,8 @@ from shared.processors.base import (
     RateLimitedError,
     RetryableError,
 )
-from shared.worker import InvocationOptions, run_invocation
+from shared.queue.postgres import PostgresBackend
+from shared.worker.invocation import InvocationOptions, run_invocation
 from tests.worker.conftest import AddType, Conn, enqueue, history, job_row
 from tests.worker.procs import Counted, ok, processor
 

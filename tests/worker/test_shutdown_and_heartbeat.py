@@ -15,11 +15,11 @@ from uuid import UUID
 import psycopg
 import pytest
 
-from shared.backend.postgres import PostgresBackend
 from shared.config import Settings
-from shared.models import Job, Release
 from shared.processors.base import JobContext
-from shared.worker import InvocationOptions, run_invocation
+from shared.queue.models import Job, Release
+from shared.queue.postgres import PostgresBackend
+from shared.worker.invocation import InvocationOptions, run_invocation
 from tests.worker.conftest import AddType, Conn, enqueue, history, job_row
 from tests.worker.procs import Counted, ok, processor
 
@@ -144,7 +144,7 @@ def test_a_prefetched_round_is_released_untouched_when_stop_comes(
     """Before the fix one run in six released jobs 5-7 twice: a prefetch claim sent after the
     round's release claimed them again. Real: PostgreSQL; the prefetches are held back
     (PrefetchAfterRelease), and every round after the first prefetches."""
-    monkeypatch.setattr("shared.worker.PREFETCH_BELOW_SECONDS", math.inf)
+    monkeypatch.setattr("shared.worker.invocation.PREFETCH_BELOW_SECONDS", math.inf)
     add_type("t_pre")
     stop = threading.Event()
     backend = PrefetchAfterRelease(db_url, stop)

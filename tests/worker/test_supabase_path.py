@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from shared.backend.supabase import SupabaseBackend
 from shared.config import Settings
-from shared.models import NewJob
 from shared.processors.base import CheckpointAndContinue, JobContext, PermanentError
-from shared.worker import InvocationOptions, run_invocation
+from shared.queue.models import NewJob
+from shared.queue.supabase import SupabaseBackend
+from shared.worker.invocation import InvocationOptions, run_invocation
 from tests.support.postgrest import PostgrestEndpoint, postgrest
 from tests.worker.conftest import AddType, Conn, job_row
 from tests.worker.procs import Counted, processor

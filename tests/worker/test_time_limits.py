@@ -11,10 +11,10 @@ import threading
 import time
 from typing import Any
 
-from shared.backend.postgres import PostgresBackend
 from shared.config import Settings
 from shared.processors.base import JobContext
-from shared.worker import InvocationOptions, run_invocation
+from shared.queue.postgres import PostgresBackend
+from shared.worker.invocation import InvocationOptions, run_invocation
 from tests.worker.conftest import AddType, Conn, enqueue, history, job_row
 from tests.worker.procs import ok, processor
 

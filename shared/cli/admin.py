@@ -1,0 +1,42 @@
+"""`queue-worker migrate | dev | bench`: setting up, running locally, measuring."""
+
+from __future__ import annotations
+
+import argparse
+
+from shared.bench.benchmark import run_bench
+from shared.config import Settings
+from shared.local.database import describe, embedded_url, migrate_database, sql_database_url
+from shared.local.stack import DevOptions, run_dev
+from shared.queue.migrate import Migration, migrations_in
+
+BENCH_DATABASE = "queue_worker_bench"  # embedded: keep benchmark jobs out of the dev queue
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """Apply what is missing to DATABASE_URL (or the embedded server); print what was applied."""
+    url = sql_database_url(settings)
+
+    def progress(migration: Migration) -> None:
+        print(f"applying {migration.name}", flush=True)
+
+    applied = migrate_database(url, settings, progress)
+    total = len(migrations_in(settings.migrations_dir))
+    if applied:
+        print(f"applied {len(applied)} migration(s) to {describe(url)}; {total} in all")
+    else:
+        print(f"{describe(url)} is up to date ({total} migrations)")
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
+    return run_dev(settings, DevOptions(port=args.port, every=args.every))
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    """Run shared.bench.benchmark against DATABASE_URL, or a separate embedded database."""
+    url = settings.database_url or embedded_url(settings, BENCH_DATABASE)
+    migrate_database(url, settings)
+    given = {"jobs": args.jobs, "runs": args.runs, "batch_size": args.batch, "workers": args.workers}
+    run_bench(url, as_json=args.json, **{name: value for name, value in given.items() if value is not None})
+    return 0

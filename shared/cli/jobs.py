@@ -1,0 +1,124 @@
+"""`queue-worker enqueue | process | stats | health | dlq`: the queue from a terminal.
+
+Each command returns its exit status: 0 done, 1 failed (or unhealthy), 2 bad input
+(raised as UsageError; argparse handles the rest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from shared.cli.args import UsageError
+from shared.config import Settings
+from shared.local.database import open_backend
+from shared.ops.health import health_report
+from shared.processors import load_registry
+from shared.queue import QueueBackend
+from shared.queue.job_input import JobRejected, new_job
+from shared.queue.models import DeadLetter
+from shared.worker.invocation import InvocationOptions, InvocationReport, run_invocation
+from shared.worker.shutdown import stop_on_signals
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+@contextmanager
+def backend_for(settings: Settings) -> Iterator[QueueBackend]:
+    backend = open_backend(settings)
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+def cmd_enqueue(args: argparse.Namespace, settings: Settings) -> int:
+    """Validate the payload with the processor's model, then enqueue; prints the job id."""
+    body: dict[str, Any] = {"type": args.type, "payload": args.payload, "priority": args.priority,
+                            "run_at": args.run_at, "max_attempts": args.max_attempts,
+                            "depends_on": args.depends_on, "idempotency_key": args.idempotency_key}
+    try:
+        job = new_job({k: v for k, v in body.items() if v is not None}, load_registry())
+    except JobRejected as exc:
+        raise UsageError("invalid job:\n" + "\n".join(f"  {f['field']}: {f['message']}"
+                                                       for f in exc.fields)) from None
+    with backend_for(settings) as backend:
+        (job_id,) = backend.jobs_enqueue([job])
+    print(job_id)
+    return 0
+
+
+def summary(report: InvocationReport) -> str:
+    return (f"claimed {report.claimed}: completed {report.completed}, retried {report.retried}, "
+            f"dead-lettered {report.dead_lettered}, released {report.released} "
+            f"({report.duration_seconds:.2f} s, worker {report.worker_id})")
+
+
+def process_options(args: argparse.Namespace, settings: Settings) -> InvocationOptions:
+    known = load_registry()
+    unknown = [name for name in args.type or () if name not in known]
+    if unknown:
+        raise UsageError(f"unknown job type(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return InvocationOptions(types=args.type, batch_size=args.batch or settings.queue_worker_default_batch,
+                             time_budget_seconds=args.budget or settings.queue_worker_time_budget_seconds,
+                             max_jobs=args.max_jobs)
+
+
+def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
+    """One invocation with --once; otherwise invocations every --every until Ctrl-C."""
+    options = process_options(args, settings)
+    with backend_for(settings) as backend, stop_on_signals() as stop:
+        while True:
+            report = run_invocation(backend, settings, options, stop=stop)
+            if args.json:
+                print_json(report.to_dict())
+            elif report.claimed or args.once:
+                print(summary(report), flush=True)
+            if args.once or stop.wait(args.every):
+                return 0
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    with backend_for(settings) as backend:
+        print_json(backend.queue_stats())
+    return 0
+
+
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    """Prints the report; exit 0 when ok, 1 when degraded or down."""
+    with backend_for(settings) as backend:
+        report = health_report(backend, settings, load_registry())
+    print_json(report)
+    return 0 if report["status"] == "ok" else 1
+
+
+def dead_letter_line(letter: DeadLetter) -> str:
+    error = (letter.last_error or "").replace("\n", " ")
+    error = error if len(error) <= 60 else error[:57] + "..."
+    replayed = f" replayed as {letter.replayed_job_id}" if letter.replayed_job_id else ""
+    return (f"{letter.id}  {letter.failed_at:%Y-%m-%d %H:%M:%S}  {letter.type:<10} "
+            f"attempts {letter.attempts}/{letter.max_attempts}  {error}{replayed}")
+
+
+def cmd_dlq_list(args: argparse.Namespace, settings: Settings) -> int:
+    with backend_for(settings) as backend:
+        letters = backend.dead_letters_list(args.limit)
+    if args.json:
+        print_json([letter.model_dump(mode="json") for letter in letters])
+    elif not letters:
+        print("the dead letter queue is empty")
+    for letter in [] if args.json else letters:
+        print(dead_letter_line(letter))
+    return 0
+
+
+def cmd_dlq_replay(args: argparse.Namespace, settings: Settings) -> int:
+    """Replay a dead letter as a new pending job; prints the new job's id."""
+    with backend_for(settings) as backend:
+        print(backend.dead_letter_replay(args.id))
+    return 0

@@ -1,0 +1,94 @@
+"""The argparse tree of `queue-worker`: every subcommand, its flags and its help."""
+
+from __future__ import annotations
+
+import argparse
+
+from shared.cli import admin as cli_admin
+from shared.cli import args as cli_args
+from shared.cli import jobs as cli_jobs
+from shared.queue.models import Priority
+
+
+def _sub(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str, run: object,
+         help_text: str, description: str | None = None) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(name, help=help_text, description=description or help_text)
+    parser.set_defaults(run=run, command=name, parser=parser)
+    return parser
+
+
+def add_dev(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dev = _sub(subparsers, "dev", cli_admin.cmd_dev, "run the local stack (database, function, scheduler)",
+               "Start the embedded PostgreSQL (or use DATABASE_URL), migrate, serve the function on "
+               "localhost with functions-framework and POST to it on a schedule. Ctrl-C stops everything.")
+    dev.add_argument("--port", type=cli_args.port, default=8080, help="port of the function (default 8080)")
+    dev.add_argument("--every", type=cli_args.interval, default=60.0, metavar="DURATION",
+                     help="how often the scheduler triggers the function: 5s, 2m, 60 (default 60s)")
+
+
+def add_enqueue(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    enqueue = _sub(subparsers, "enqueue", cli_jobs.cmd_enqueue, "validate and enqueue a job; prints its id",
+                   "Validate JSON with the job type's payload model, then enqueue it.")
+    enqueue.add_argument("type", help="job type, e.g. email, audio, payout, analytics, noop")
+    enqueue.add_argument("payload", nargs="?", type=cli_args.json_object, default={}, metavar="JSON",
+                         help="the payload, a JSON object (default {})")
+    enqueue.add_argument("--priority", choices=[p.value for p in Priority], help="default normal")
+    enqueue.add_argument("--run-at", type=cli_args.run_at, metavar="TIME",
+                         help="not before: ISO 8601 (2026-12-01T09:00:00Z) or +30s, +5m, +2h")
+    enqueue.add_argument("--max-attempts", type=cli_args.positive_int, metavar="N",
+                         help="attempts before the dead letter queue (default: the type's)")
+    enqueue.add_argument("--depends-on", type=cli_args.uuid, action="append", metavar="JOB_ID",
+                         help="run only after this job completed (repeatable)")
+    enqueue.add_argument("--idempotency-key", metavar="KEY", help="enqueueing the same key again is a no-op")
+
+
+def add_process(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    process = _sub(subparsers, "process", cli_jobs.cmd_process, "run the worker here",
+                   "Claim and run ready jobs with the worker loop. --once: one invocation; otherwise "
+                   "one invocation every --every until Ctrl-C (which gives back unstarted jobs).")
+    process.add_argument("--once", action="store_true", help="run one invocation and exit")
+    process.add_argument("--type", type=cli_args.job_types, metavar="TYPES",
+                         help="only these types: email,audio")
+    process.add_argument("--batch", type=cli_args.batch_size, metavar="N", help="jobs per claim, 1-1000")
+    process.add_argument("--budget", type=cli_args.interval, metavar="DURATION",
+                         help="time budget per invocation (default QUEUE_WORKER_TIME_BUDGET_SECONDS)")
+    process.add_argument("--max-jobs", type=cli_args.positive_int, metavar="N", help="claim at most N jobs")
+    process.add_argument("--every", type=cli_args.interval, default=5.0, metavar="DURATION",
+                         help="pause between invocations without --once (default 5s)")
+    process.add_argument("--json", action="store_true", help="print each invocation's full report as JSON")
+
+
+def add_reports(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _sub(subparsers, "stats", cli_jobs.cmd_stats, "print queue_stats() as JSON")
+    _sub(subparsers, "health", cli_jobs.cmd_health, "print the health checks; exit 1 unless ok")
+    dlq = _sub(subparsers, "dlq", None, "list or replay dead letters")
+    dlq_commands = dlq.add_subparsers(title="dlq commands", metavar="{list,replay}")
+    listing = _sub(dlq_commands, "list", cli_jobs.cmd_dlq_list, "newest dead letters first")
+    listing.add_argument("--limit", type=cli_args.batch_size, default=50,
+                         help="how many, 1-1000 (default 50)")
+    listing.add_argument("--json", action="store_true", help="print them as JSON")
+    replay = _sub(dlq_commands, "replay", cli_jobs.cmd_dlq_replay, "replay a dead letter as a new job")
+    replay.add_argument("id", type=cli_args.uuid, metavar="ID", help="the dead letter's id (from dlq list)")
+    for parser in (listing, replay):
+        parser.set_defaults(command=f"dlq {parser.prog.split()[-1]}")
+
+
+def add_admin(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _sub(subparsers, "migrate", cli_admin.cmd_migrate, "apply the SQL migrations (safe to re-run)",
+         "Apply supabase/migrations to DATABASE_URL, or to the embedded PostgreSQL when it is unset.")
+    bench = _sub(subparsers, "bench", cli_admin.cmd_bench, "benchmark enqueue and drain of no-op jobs")
+    bench.add_argument("--jobs", type=cli_args.positive_int, help="jobs per drain run (default 10000)")
+    bench.add_argument("--runs", type=cli_args.positive_int, help="drain runs; the median counts (default 3)")
+    bench.add_argument("--batch", type=cli_args.batch_size, help="jobs per claim, 1-1000 (default 1000)")
+    bench.add_argument("--workers", type=cli_args.positive_int, help="worker processes at once (default 1)")
+    bench.add_argument("--json", action="store_true", help="machine-readable results")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="queue-worker", description="A Postgres job queue drained by "
+                                     "stateless HTTP-triggered functions.")
+    parser.set_defaults(run=None, command="", parser=parser)
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for add in (add_dev, add_admin, add_enqueue, add_process, add_reports):
+        add(subparsers)
+    return parser

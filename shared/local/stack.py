@@ -1,0 +1,185 @@
+"""`queue-worker dev`: the whole stack on one machine, the README's first command.
+
+Starts (or attaches to) the embedded PostgreSQL unless DATABASE_URL is set, migrates,
+serves the function with functions-framework on localhost, and ticks it like Cloud
+Scheduler would (plus the maintenance pg_cron does in production). Ctrl-C or SIGTERM
+stops everything: the server's whole process group is terminated, and the embedded
+PostgreSQL is stopped by its handle when this process exits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from shared.config import REPO_ROOT, Settings
+from shared.local.database import describe, migrate_database, sql_database_url
+from shared.local.scheduler import Scheduler
+from shared.providers.outbox import outbox_dir
+from shared.queue.errors import QueueError
+from shared.queue.postgres import PostgresBackend
+from shared.worker.shutdown import stop_on_signals
+
+SOURCE = REPO_ROOT / "functions" / "queue_worker" / "main.py"
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    port: int = 8080
+    every: float = 60.0
+    host: str = "127.0.0.1"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def server_command(options: DevOptions) -> list[str]:
+    return [sys.executable, "-m", "functions_framework", "--source", str(SOURCE), "--target", "queue_worker",
+            "--host", options.host, "--port", str(options.port)]
+
+
+def start_server(database_url: str, settings: Settings, options: DevOptions) -> subprocess.Popen[bytes]:
+    """functions-framework in its own process group (so stopping it stops its workers too),
+    its log lines passed through `relay_logs`."""
+    env = os.environ | {"DATABASE_URL": database_url, "QUEUE_WORKER_ALLOW_UNAUTHENTICATED": "1",
+                        "LOCAL_DIR": str(settings.local_dir), "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen(server_command(options), env=env, cwd=REPO_ROOT, start_new_session=True,
+                              stderr=subprocess.PIPE)
+    threading.Thread(target=relay_logs, args=(server,), name="queue-worker-dev-logs", daemon=True).start()
+    return server
+
+
+def is_routine(line: bytes) -> bool:
+    """A log line that says nothing happened: a successful request, an empty invocation."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return False
+    if not isinstance(entry, dict):
+        return False
+    message = entry.get("message")
+    return (message == "request" and int(entry.get("status", 500)) < 400) or (
+        message == "invocation finished" and not entry.get("claimed"))
+
+
+def relay_logs(server: subprocess.Popen[bytes]) -> None:
+    """Copy the server's stderr to ours, without the once-a-tick routine lines."""
+    assert server.stderr is not None
+    for line in server.stderr:
+        if not is_routine(line):
+            sys.stderr.buffer.write(line)
+            sys.stderr.flush()
+
+
+def wait_until_serving(server: subprocess.Popen[bytes], url: str, stop: threading.Event,
+                       timeout: float = 60.0) -> None:
+    """Return once the server answers (or `stop` is set); QueueError if it dies or times out."""
+    deadline = time.monotonic() + timeout
+    while server.poll() is None and time.monotonic() < deadline and not stop.is_set():
+        try:
+            httpx.get(url + "?action=health", timeout=5.0)  # any answer will do
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    if stop.is_set():
+        return
+    exited = server.poll()
+    raise QueueError(f"the function did not start serving on {url}"
+                     + (f" (functions-framework exited with {exited})" if exited is not None else ""))
+
+
+def stop_server(server: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM the server's process group; SIGKILL what is still there after `timeout`."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(server.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            server.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
+        try:  # the group may outlive its leader for a moment (gunicorn's worker)
+            os.killpg(server.pid, 0)
+        except ProcessLookupError:
+            break
+    server.poll()
+
+
+def banner(options: DevOptions, database_url: str, settings: Settings, server_pid: int) -> str:
+    """What is running, where local output goes, and the curl lines to try."""
+    auth = ' -H "Authorization: Bearer $QUEUE_WORKER_SECRET"' if settings.worker_secret else ""
+    url, email = options.url, '{"to": "ada@example.com", "subject": "Hello", "text": "It works."}'
+    return "\n".join([
+        f"queue-worker dev: function on {url} (server pid {server_pid}), database {describe(database_url)}",
+        f"scheduler: POST {url} every {options.every:g}s",
+        f"local output: emails in {outbox_dir(settings)}, audio in {settings.local_dir / 'audio'}",
+        "try:",
+        f"  curl -s -X POST{auth} '{url}?action=enqueue' -H 'Content-Type: application/json' "
+        f"-d '{{\"type\": \"email\", \"payload\": {email}}}'",
+        f"  curl -s -X POST{auth} '{url}'                  # process now",
+        f"  curl -s{auth} '{url}?action=health'",
+        f"  curl -s{auth} '{url}?action=stats'",
+        "ready. Ctrl-C stops everything.",
+    ])
+
+
+def run_dev(settings: Settings, options: DevOptions) -> int:
+    """Run the stack until Ctrl-C or SIGTERM, or until the server dies (status 1)."""
+    if not port_is_free(options.host, options.port):
+        raise QueueError(f"port {options.port} on {options.host} is in use", hint="pass --port")
+    with stop_on_signals() as stop:
+        return run_stack(settings, options, stop)
+
+
+def run_stack(settings: Settings, options: DevOptions, stop: threading.Event) -> int:
+    """Database, migrations, server, scheduler; everything stopped again on the way out."""
+    database_url = sql_database_url(settings)
+    for migration in migrate_database(database_url, settings):
+        print(f"migrated: {migration.name}", flush=True)
+    backend = PostgresBackend(database_url, max_size=2)
+    scheduler = Scheduler(options.url, options.every, backend, settings, stop)
+    server = start_server(database_url, settings, options)
+    try:
+        return serve(server, scheduler, options, banner(options, database_url, settings, server.pid), stop)
+    finally:
+        stop.set()
+        stop_server(server)  # also ends a POST in flight: the function stops claiming on SIGTERM
+        if scheduler.is_alive():
+            scheduler.join(10)
+        backend.close()
+        print("queue-worker dev: stopped", flush=True)
+
+
+def serve(server: subprocess.Popen[bytes], scheduler: Scheduler, options: DevOptions, text: str,
+          stop: threading.Event) -> int:
+    """Wait for the server, print the banner, tick until stopped; 1 if the server died."""
+    wait_until_serving(server, options.url, stop)
+    if stop.is_set():
+        return 0
+    print(text, flush=True)
+    scheduler.start()
+    while not stop.wait(0.5):
+        if server.poll() is not None:
+            print(f"queue-worker dev: the function server exited with {server.returncode}", flush=True)
+            return 1
+    return 0
