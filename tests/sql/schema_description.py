@@ -180,10 +180,11 @@ TABLE_QUERIES = (
     # The sequences behind identity columns, in their table's block.
     _tables(
         9,
-        """format('grant %s on sequence %s to %I;', string_agg(lower(priv), ', ' order by priv),
+        """format('grant %s on sequence %s to %I;', string_agg(lower(x.priv), ', ' order by x.priv_no),
                   s.oid::regclass, r.role)""",
-        f"{ROLE_LIST}, unnest(array['SELECT', 'UPDATE', 'USAGE']) priv, {IDENTITY_SEQUENCE}",
-        "s.relkind = 'S' and has_sequence_privilege(r.role, s.oid, priv)",
+        f"{ROLE_LIST}, unnest(array['USAGE', 'SELECT', 'UPDATE']) with ordinality as x(priv, priv_no),"
+        f" {IDENTITY_SEQUENCE}",
+        "s.relkind = 'S' and has_sequence_privilege(r.role, s.oid, x.priv)",
         group="group by c.oid, s.oid, r.role, r.role_no",
     ),
 )
