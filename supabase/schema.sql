@@ -641,22 +641,28 @@ CREATE OR REPLACE FUNCTION public.enqueue_job(p_type text, p_payload jsonb DEFAU
  SET search_path TO ''
 AS $function$
 declare
-  v_owner uuid := queue.check_enqueue_allowed(p_type, p_owner_id);
-  v_key text := queue.client_idempotency_key(p_idempotency_key);
+  v_owner uuid := queue.check_enqueue_allowed(p_type, p_owner_id);  -- permission first, as before
+  v_client boolean := queue.caller_is_client();
+  v_key text := case when v_client then queue.client_idempotency_key(p_idempotency_key) else p_idempotency_key end;
   v_id uuid;
 begin
   perform queue.validate_job(p_type, p_payload, p_priority, p_max_attempts, p_depends_on);
-  perform queue.check_client_job(p_type, p_priority, p_max_attempts);
-  perform queue.lock_client_quota(array[p_type]);
+  if v_client then
+    perform queue.check_client_job(p_type, p_priority, p_max_attempts);
+    perform queue.lock_client_quota(array[p_type]);
+  end if;
   loop
-    v_id := queue.dead_letter_key_job(p_type, v_key);
-    exit when v_id is not null;
+    if v_key is not null then
+      v_id := queue.dead_letter_key_job(p_type, v_key);
+      exit when v_id is not null;
+    end if;
     with inserted as (
       insert into public.job_queue (type, payload, priority, run_at, max_attempts, depends_on,
                                     idempotency_key, rate_limit_key, owner_id)
-      select p_type, p_payload, p_priority::public.job_priority, queue.client_run_at(p_run_at),
-             coalesce(p_max_attempts, t.max_attempts), nullif(p_depends_on, '{}'),
-             v_key, queue.client_scoped_key(p_rate_limit_key), v_owner
+      select p_type, p_payload, p_priority::public.job_priority,
+             case when v_client then queue.client_run_at(p_run_at) else coalesce(p_run_at, pg_catalog.now()) end,
+             coalesce(p_max_attempts, t.max_attempts), nullif(p_depends_on, '{}'), v_key,
+             case when v_client then queue.client_scoped_key(p_rate_limit_key) else p_rate_limit_key end, v_owner
         from public.job_types t where t.name = p_type
       on conflict (type, idempotency_key) where idempotency_key is not null do nothing
       returning id
@@ -665,8 +671,10 @@ begin
       select i.id, null, 'pending', 'enqueued' from inserted i
     )
     select i.id into v_id from inserted i;
-    if v_id is not null and pg_catalog.cardinality(queue.undo_dead_lettered_keys(array[v_id])) = 0 then
-      perform queue.check_client_quota(array[p_type]);
+    if v_id is not null and (v_key is null or pg_catalog.cardinality(queue.undo_dead_lettered_keys(array[v_id])) = 0) then
+      if v_client then
+        perform queue.check_client_quota(array[p_type]);
+      end if;
       exit;
     end if;
     -- The key exists (or a racing insert just committed it): return that job. If
