@@ -705,7 +705,9 @@ declare
 begin
   perform queue.check_enqueue_batch(p_jobs);
   select pg_catalog.array_agg(e ->> 'type') into v_types from pg_catalog.jsonb_array_elements(p_jobs) e;
-  perform queue.lock_client_quota(v_types);
+  if v_client then
+    perform queue.lock_client_quota(v_types);
+  end if;
 
   with input as (
     select e.ord,
@@ -722,7 +724,8 @@ begin
                 else e.value ->> 'idempotency_key' end as idempotency_key,
            case when v_client then queue.client_scoped_key(e.value ->> 'rate_limit_key')
                 else e.value ->> 'rate_limit_key' end as rate_limit_key,
-           queue.check_enqueue_allowed(e.value ->> 'type', (e.value ->> 'owner_id')::uuid) as owner_id
+           case when v_client then queue.check_enqueue_allowed(e.value ->> 'type', (e.value ->> 'owner_id')::uuid)
+                else coalesce((e.value ->> 'owner_id')::uuid, auth.uid()) end as owner_id
       from pg_catalog.jsonb_array_elements(p_jobs) with ordinality as e(value, ord)
   ),
   inserted as (
@@ -731,7 +734,8 @@ begin
     select i.new_id, i.type, i.payload, i.priority, i.run_at, coalesce(i.max_attempts, t.max_attempts),
            nullif(i.depends_on, '{}'), i.idempotency_key, i.rate_limit_key, i.owner_id
       from input i join public.job_types t on t.name = i.type
-     where queue.dead_letter_key_job(i.type, i.idempotency_key) is null
+     where case when i.idempotency_key is null then true
+                else queue.dead_letter_key_job(i.type, i.idempotency_key) is null end
      order by i.ord
     on conflict (type, idempotency_key) where idempotency_key is not null do nothing
     returning id
@@ -746,8 +750,12 @@ begin
     into v_ids, v_types, v_keys
     from input i left join inserted ins on ins.id = i.new_id;
 
-  v_undone := queue.undo_dead_lettered_keys(v_ids);
-  perform queue.check_client_quota(v_types);
+  -- Only an insert with a key can have raced a dead-lettering.
+  v_undone := case when exists (select 1 from pg_catalog.unnest(v_keys) k where k is not null)
+                   then queue.undo_dead_lettered_keys(v_ids) else '{}' end;
+  if v_client then
+    perform queue.check_client_quota(v_types);
+  end if;
 
   -- Elements that hit an existing key (earlier, in this call, in a racing call that
   -- has since committed, or in the dead letter) return that job's id. A new
