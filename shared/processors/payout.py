@@ -148,8 +148,10 @@ def _hold(payout: dict[str, Any], ctx: JobContext, reason: str) -> NoReturn:
 
 def _fail(payout: dict[str, Any], ctx: JobContext, reason: str, *, absent_at_stripe: bool) -> NoReturn:
     """Fail the payout and release its entries (SQL refuses if it may have been sent)."""
-    ctx.backend.rpc("payout_fail", {"p_payout_id": payout["payout_id"], "p_reason": reason,
-                                    "p_absent_at_stripe": absent_at_stripe})
+    failed = ctx.backend.rpc("payout_fail", {"p_payout_id": payout["payout_id"], "p_reason": reason,
+                                             "p_absent_at_stripe": absent_at_stripe})
+    if not failed:  # another job settled or failed it meanwhile: nothing was released here
+        raise PermanentError(f"payout {payout['payout_id']} is no longer pending; not failed here: {reason}")
     raise PermanentError(f"payout {payout['payout_id']} failed, entries released: {reason}")
 
 

@@ -261,3 +261,29 @@ def test_sql_payout_functions_reject_bad_calls_with_a_clear_sqlstate(conn: Conn)
     assert error_of(conn, "select payout_mark_sent(%s)", (payout_id,)) == "22QY2"
     held = conn.execute("select payout_hold(%s, 'why') as ok", (payout_id,)).fetchone()
     assert held == {"ok": False}
+
+
+class FailedMeanwhile:
+    """Wraps the backend: another job fails the payout just before this one does."""
+
+    def __init__(self, inner: PostgresBackend) -> None:
+        self.inner = inner
+
+    def rpc(self, function: str, args: dict[str, Any]) -> Any:
+        if function == "payout_fail":
+            self.inner.rpc(function, {**args, "p_reason": "failed by the other job"})
+        return self.inner.rpc(function, args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_payout_failed_meanwhile_by_another_job_is_not_reported_as_released_here(
+        conn: Conn, backend: PostgresBackend, make_ctx: MakeContext, settings: Settings) -> None:
+    seller = add_seller(conn, SALE)
+    keyless = settings.model_copy(update={"stripe_secret_key": None})
+    ctx = make_ctx(keyless, job_type="payout", backend_=FailedMeanwhile(backend))
+    with pytest.raises(PermanentError, match="no longer pending; not failed here"):
+        payout.handle(payout.Payload(seller_id=seller), ctx)
+    [failed] = payouts_of(conn, seller)
+    assert (failed["status"], failed["reason"]) == ("failed", "failed by the other job")
