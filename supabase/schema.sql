@@ -108,7 +108,8 @@ create table public.job_queue (
     created_at timestamp with time zone not null default now(),
     started_at timestamp with time zone,
     finished_at timestamp with time zone,
-    updated_at timestamp with time zone not null default now()
+    updated_at timestamp with time zone not null default now(),
+    claimed_by text
 );
 alter table public.job_queue add constraint job_queue_attempts_in_range CHECK (((attempts >= 0) AND (attempts <= max_attempts)));
 alter table public.job_queue add constraint job_queue_errors_is_array CHECK ((jsonb_typeof(errors) = 'array'::text));
@@ -130,6 +131,7 @@ alter table public.job_queue enable row level security;
 create policy job_queue_owner_reads_own on public.job_queue as permissive for select to authenticated
     using (((owner_id IS NOT NULL) AND (owner_id = ( SELECT auth.uid() AS uid))));
 comment on table public.job_queue is 'Jobs. pending -> running -> completed | pending (retry) | job_dead_letter; pending/running -> cancelled.';
+comment on column public.job_queue.claimed_by is 'Worker of the current (or, once finished, the last) claim; kept after completion for job_status_history.';
 grant select, insert, update, delete on table public.job_queue to service_role;
 grant select (id, type, status, progress, progress_message, result, created_at, started_at, finished_at, updated_at) on table public.job_queue to authenticated;
 
@@ -170,8 +172,8 @@ alter table public.job_schedules enable row level security;
 comment on table public.job_schedules is 'Recurring jobs (cron in UTC). enqueue_due_schedules() enqueues each due slot once. Enable with update ... set enabled = true.';
 grant select, insert, update, delete on table public.job_schedules to service_role;
 
--- table public.job_status_history
-create table public.job_status_history (
+-- table public.job_status_events
+create table public.job_status_events (
     id bigint not null generated always as identity,
     job_id uuid not null,
     from_status text,
@@ -180,13 +182,13 @@ create table public.job_status_history (
     note text,
     at timestamp with time zone not null default now()
 );
-alter table public.job_status_history add constraint job_status_history_pkey PRIMARY KEY (id);
-alter table public.job_status_history add constraint job_status_history_to_status_check CHECK ((to_status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'cancelled'::text, 'dead_letter'::text])));
-CREATE INDEX job_status_history_at_idx ON public.job_status_history USING btree (at);
-CREATE INDEX job_status_history_job_idx ON public.job_status_history USING btree (job_id, id);
-alter table public.job_status_history enable row level security;
-comment on table public.job_status_history is 'One row per status change of a job; to_status dead_letter marks the move to job_dead_letter.';
-grant select, insert, update, delete on table public.job_status_history to service_role;
+alter table public.job_status_events add constraint job_status_events_pkey PRIMARY KEY (id);
+alter table public.job_status_events add constraint job_status_events_to_status_check CHECK ((to_status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'cancelled'::text, 'dead_letter'::text])));
+CREATE INDEX job_status_events_at_idx ON public.job_status_events USING btree (at);
+CREATE INDEX job_status_events_job_idx ON public.job_status_events USING btree (job_id, id);
+alter table public.job_status_events enable row level security;
+comment on table public.job_status_events is 'Status changes of jobs, except each job''s current claim and its completion, which job_status_history reads from job_queue.';
+grant select, insert, update, delete on table public.job_status_events to service_role;
 
 -- table public.job_types
 create table public.job_types (
@@ -314,6 +316,39 @@ alter table public.worker_runs enable row level security;
 comment on table public.worker_runs is 'One row per worker invocation: when it ran and what it did.';
 grant select, insert, update, delete on table public.worker_runs to service_role;
 
+-- view public.job_status_history
+create view public.job_status_history with (security_invoker=true) as
+ SELECT e.id,
+    e.job_id,
+    e.from_status,
+    e.to_status,
+    e.worker_id,
+    e.note,
+    e.at
+   FROM public.job_status_events e
+UNION ALL
+ SELECT NULL::bigint AS id,
+    j.id AS job_id,
+    'pending'::text AS from_status,
+    'running'::text AS to_status,
+    j.claimed_by AS worker_id,
+    NULL::text AS note,
+    j.started_at AS at
+   FROM public.job_queue j
+  WHERE j.status = ANY (ARRAY['running'::public.job_status, 'completed'::public.job_status])
+UNION ALL
+ SELECT NULL::bigint AS id,
+    j.id AS job_id,
+    'running'::text AS from_status,
+    'completed'::text AS to_status,
+    j.claimed_by AS worker_id,
+    NULL::text AS note,
+    j.finished_at AS at
+   FROM public.job_queue j
+  WHERE j.status = 'completed'::public.job_status;
+comment on view public.job_status_history is 'One row per status change of a job (to_status dead_letter: the move to job_dead_letter). id is null for the current claim and the completion, read from job_queue: order a job''s rows by id nulls last, at.';
+grant select on table public.job_status_history to service_role;
+
 -- function public.analytics_rollup(p_day date, p_groups jsonb)
 CREATE OR REPLACE FUNCTION public.analytics_rollup(p_day date, p_groups jsonb DEFAULT NULL::jsonb)
  RETURNS jsonb
@@ -385,11 +420,13 @@ begin
            last_error = 'cancelled by operator'
       from target t
      where j.id = t.id
-    returning j.id, t.status
+    returning j.id, t.status, j.started_at, j.claimed_by
   ),
   history as (
-    insert into public.job_status_history (job_id, from_status, to_status, note)
-    select c.id, c.status::text, 'cancelled', 'cancelled by operator' from cancelled c
+    insert into public.job_status_events (job_id, from_status, to_status, worker_id, note, at)
+    select c.id, 'pending', 'running', c.claimed_by, null, c.started_at from cancelled c where c.status = 'running'
+    union all
+    select c.id, c.status::text, 'cancelled', null, 'cancelled by operator', pg_catalog.now() from cancelled c
   )
   select c.status::text into v_from from cancelled c;
   if v_from is null then
@@ -524,11 +561,13 @@ begin
            updated_at = v_now
       from stuck s
      where j.id = s.id
-    returning j.id, j.status
+    returning j.id, j.status, j.started_at, j.claimed_by
   ),
   history as (
-    insert into public.job_status_history (job_id, from_status, to_status, note, at)
-    select e.id, 'running', 'pending', 'lock expired', v_now from expired e where e.status = 'pending'
+    insert into public.job_status_events (job_id, from_status, to_status, worker_id, note, at)
+    select e.id, 'pending', 'running', e.claimed_by, null, e.started_at from expired e where e.status = 'pending'
+    union all
+    select e.id, 'running', 'pending', null, 'lock expired', v_now from expired e where e.status = 'pending'
   )
   select pg_catalog.count(*) filter (where e.status = 'pending'),
          pg_catalog.array_agg(e.id) filter (where e.status = 'running')
@@ -580,10 +619,6 @@ begin
      where j.id = any (v_ids) and j.status = 'running'
        and j.locked_by = p_worker_id
     returning j.id
-  ),
-  history as (
-    insert into public.job_status_history (job_id, from_status, to_status, worker_id, at)
-    select d.id, 'running', 'completed', p_worker_id, v_now from done d
   )
   select d.id from done d;
 end
@@ -667,7 +702,7 @@ begin
       on conflict (type, idempotency_key) where idempotency_key is not null do nothing
       returning id
     ), history as (
-      insert into public.job_status_history (job_id, from_status, to_status, note)
+      insert into public.job_status_events (job_id, from_status, to_status, note)
       select i.id, null, 'pending', 'enqueued' from inserted i
     )
     select i.id into v_id from inserted i;
@@ -741,7 +776,7 @@ begin
     returning id
   ),
   history as (
-    insert into public.job_status_history (job_id, from_status, to_status, note)
+    insert into public.job_status_events (job_id, from_status, to_status, note)
     select ins.id, null, 'pending', 'enqueued' from inserted ins
   )
   select pg_catalog.array_agg(case when ins.id is not null then i.new_id end order by i.ord),
@@ -842,11 +877,13 @@ begin
            updated_at = v_now
       from targets i, public.job_types t
      where j.id = i.id and t.name = j.type
-    returning j.id, j.status
+    returning j.id, j.status, j.started_at, j.claimed_by
   ),
   history as (
-    insert into public.job_status_history (job_id, from_status, to_status, worker_id, note)
-    select f.id, 'running', 'pending', p_worker_id, 'retry scheduled' from failed f where f.status = 'pending'
+    insert into public.job_status_events (job_id, from_status, to_status, worker_id, note, at)
+    select f.id, 'pending', 'running', f.claimed_by, null, f.started_at from failed f where f.status = 'pending'
+    union all
+    select f.id, 'running', 'pending', p_worker_id, 'retry scheduled', pg_catalog.now() from failed f where f.status = 'pending'
   )
   select coalesce(pg_catalog.array_agg(f.id) filter (where f.status = 'running'), '{}'),
          coalesce(pg_catalog.array_agg(f.id) filter (where f.status = 'pending'), '{}')
@@ -998,14 +1035,11 @@ begin
            lock_seconds = coalesce(p_lock_seconds, t.timeout_seconds),
            locked_until = v_now + pg_catalog.make_interval(secs => coalesce(p_lock_seconds, t.timeout_seconds)),
            started_at = v_now,
+           claimed_by = p_worker_id,
            updated_at = v_now
       from chosen c, public.job_types t
      where j.id = c.id and t.name = j.type
     returning j.*
-  ),
-  history as (
-    insert into public.job_status_history (job_id, from_status, to_status, worker_id, at)
-    select c.id, 'pending', 'running', p_worker_id, v_now from claimed c
   )
   select c.* from claimed c order by c.priority desc, c.run_at, c.seq;
 end
@@ -1243,7 +1277,7 @@ begin
     returning j.id
   ),
   history as (
-    delete from public.job_status_history h where h.job_id in (select p.id from purged p)
+    delete from public.job_status_events h where h.job_id in (select p.id from purged p)
   )
   select pg_catalog.count(*) into v_count from purged;
   delete from public.worker_runs r where r.started_at < v_cutoff;
@@ -1364,11 +1398,13 @@ begin
            locked_by = null, locked_until = null, updated_at = v_now
      where j.id = any (v_ids) and j.status = 'running'
        and j.locked_by = p_worker_id
-    returning j.id, coalesce(v_by_id -> (j.id::text) ->> 'reason', 'released') as reason
+    returning j.id, coalesce(v_by_id -> (j.id::text) ->> 'reason', 'released') as reason, j.started_at, j.claimed_by
   ),
   history as (
-    insert into public.job_status_history (job_id, from_status, to_status, worker_id, note)
-    select r.id, 'running', 'pending', p_worker_id, r.reason from released r
+    insert into public.job_status_events (job_id, from_status, to_status, worker_id, note, at)
+    select r.id, 'pending', 'running', r.claimed_by, null, r.started_at from released r
+    union all
+    select r.id, 'running', 'pending', p_worker_id, r.reason, pg_catalog.now() from released r
   )
   select r.id from released r;
 end
@@ -1397,10 +1433,12 @@ begin
            locked_by = null, locked_until = null, updated_at = v_now
      where j.status = 'running' and j.locked_by = p_worker_id
        and j.id <> all (coalesce(p_started, '{}'))
-    returning j.id
+    returning j.id, j.started_at, j.claimed_by
   ),
   history as (
-    insert into public.job_status_history (job_id, from_status, to_status, worker_id, note, at)
+    insert into public.job_status_events (job_id, from_status, to_status, worker_id, note, at)
+    select r.id, 'pending', 'running', r.claimed_by, null, r.started_at from released r
+    union all
     select r.id, 'running', 'pending', p_worker_id,
            coalesce(p_reason, 'not started: the invocation failed'), v_now
       from released r
@@ -1439,7 +1477,7 @@ begin
       returning id
     ),
     history as (
-      insert into public.job_status_history (job_id, from_status, to_status, note)
+      insert into public.job_status_events (job_id, from_status, to_status, note)
       select i.id, null, 'pending', pg_catalog.format('replay of dead letter %s (job %s)', p_id, v_letter.job_id)
         from inserted i
     )
@@ -1817,7 +1855,7 @@ begin
     returning j.id, j.last_error
   ),
   history as (
-    insert into public.job_status_history (job_id, from_status, to_status, note)
+    insert into public.job_status_events (job_id, from_status, to_status, note)
     select c.id, 'pending', 'cancelled', c.last_error from cancelled c
   )
   select pg_catalog.count(*) into v_count from cancelled;
@@ -2204,8 +2242,10 @@ begin
       from moved m
   ),
   history as (
-    insert into public.job_status_history (job_id, from_status, to_status, worker_id, note)
-    select m.id, m.status::text, 'dead_letter', p_worker_id, coalesce(p_note, m.last_error) from moved m
+    insert into public.job_status_events (job_id, from_status, to_status, worker_id, note, at)
+    select m.id, 'pending', 'running', m.claimed_by, null, m.started_at from moved m where m.status = 'running'
+    union all
+    select m.id, m.status::text, 'dead_letter', p_worker_id, coalesce(p_note, m.last_error), pg_catalog.now() from moved m
   )
   select pg_catalog.array_agg(m.id) into v_moved from moved m;
   perform queue.cancel_dependents(v_moved, 'was moved to the dead letter');
@@ -2402,7 +2442,7 @@ begin
     returning j.id
   ),
   history as (
-    delete from public.job_status_history h where h.job_id in (select u.id from undone u)
+    delete from public.job_status_events h where h.job_id in (select u.id from undone u)
   )
   select coalesce(pg_catalog.array_agg(u.id), '{}') into v_undone from undone u;
   return v_undone;

@@ -121,7 +121,7 @@ def _pickup_latency(backend: Any, settings: Settings, url: str, trials: int) -> 
 def _delete(url: str, ids: Sequence[UUID]) -> None:
     """Remove the benchmark's jobs and their history (so runs start alike)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("delete from job_status_history where job_id = any(%s)", (list(ids),))
+        conn.execute("delete from job_status_events where job_id = any(%s)", (list(ids),))
         conn.execute("delete from job_queue where id = any(%s)", (list(ids),))
 
 

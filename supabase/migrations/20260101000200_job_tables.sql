@@ -100,25 +100,34 @@ comment on table public.job_dead_letter is
 create index if not exists job_dead_letter_failed_at_idx on public.job_dead_letter (failed_at);
 create index if not exists job_dead_letter_job_id_idx on public.job_dead_letter (job_id);
 
-create table if not exists public.job_status_history (
-  id          bigint generated always as identity primary key,
-  job_id      uuid not null,
-  from_status text,
-  to_status   text not null check (to_status in ('pending', 'running', 'completed', 'cancelled', 'dead_letter')),
-  worker_id   text,
-  note        text,
-  at          timestamptz not null default now()
-);
-comment on table public.job_status_history is
-  'One row per status change of a job; to_status dead_letter marks the move to job_dead_letter.';
-create index if not exists job_status_history_job_idx on public.job_status_history (job_id, id);
-create index if not exists job_status_history_at_idx on public.job_status_history (at);
+-- Run again after 20260105000000_compact_history (which renamed this table to
+-- job_status_events and put a view in its place), this part has nothing left to do.
+do $$
+begin
+  if to_regclass('public.job_status_events') is not null then
+    return;
+  end if;
+  create table if not exists public.job_status_history (
+    id          bigint generated always as identity primary key,
+    job_id      uuid not null,
+    from_status text,
+    to_status   text not null check (to_status in ('pending', 'running', 'completed', 'cancelled', 'dead_letter')),
+    worker_id   text,
+    note        text,
+    at          timestamptz not null default now()
+  );
+  comment on table public.job_status_history is
+    'One row per status change of a job; to_status dead_letter marks the move to job_dead_letter.';
+  create index if not exists job_status_history_job_idx on public.job_status_history (job_id, id);
+  create index if not exists job_status_history_at_idx on public.job_status_history (at);
+  alter table public.job_status_history enable row level security;
+end
+$$;
 
 -- RLS everywhere. Clients see nothing but the status, progress and result of
 -- their own jobs; the service role and the security definer functions see all.
 alter table public.job_queue enable row level security;
 alter table public.job_dead_letter enable row level security;
-alter table public.job_status_history enable row level security;
 
 revoke all on public.job_queue, public.job_dead_letter, public.job_status_history from anon, authenticated;
 grant select, insert, update, delete on public.job_queue, public.job_dead_letter, public.job_status_history to service_role;

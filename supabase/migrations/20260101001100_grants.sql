@@ -36,7 +36,9 @@ declare
 begin
   for v_seq in
     select pg_catalog.pg_get_serial_sequence(c, a)
-      from (values ('public.job_queue', 'seq'), ('public.job_status_history', 'id')) as v(c, a)
+      -- job_status_events: the history table's name since 20260105000000_compact_history.
+      from (values ('public.job_queue', 'seq'),
+                   (coalesce(to_regclass('public.job_status_events'), 'public.job_status_history'::regclass)::text, 'id')) as v(c, a)
   loop
     execute format('revoke all on sequence %s from public, anon, authenticated', v_seq);
   end loop;

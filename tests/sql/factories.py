@@ -25,7 +25,7 @@ _earlier = itertools.count(1)
 WATCHED_TABLES = (
     "job_queue",
     "job_dead_letter",
-    "job_status_history",
+    "job_status_events",
     "job_schedules",
     "job_rate_limits",
     "job_types",
@@ -111,7 +111,7 @@ def job(conn: Conn, job_id: UUID) -> dict[str, Any]:
 def history(conn: Conn, job_id: UUID) -> list[tuple[str | None, str]]:
     """(from_status, to_status) of every history row of `job_id`, oldest first."""
     rows = conn.execute(
-        "select from_status, to_status from job_status_history where job_id = %s order by id", (job_id,)
+        "select from_status, to_status from job_status_history where job_id = %s order by id nulls last, at", (job_id,)
     ).fetchall()
     return [(row["from_status"], row["to_status"]) for row in rows]
 
@@ -131,8 +131,8 @@ def fingerprint(conn: Conn) -> dict[str, str]:
 def assert_history_matches_states(conn: Conn) -> None:
     """Every job's history is an unbroken chain ending in its current status (dead letters: dead_letter)."""
     rows = conn.execute("""
-        select h.job_id, array_agg(h.from_status order by h.id) as froms,
-               array_agg(h.to_status order by h.id) as tos,
+        select h.job_id, array_agg(h.from_status order by h.id nulls last, h.at) as froms,
+               array_agg(h.to_status order by h.id nulls last, h.at) as tos,
                coalesce((select j.status::text from job_queue j where j.id = h.job_id),
                         (select 'dead_letter' from job_dead_letter d
                           where d.job_id = h.job_id limit 1)) as now

@@ -67,6 +67,14 @@ def _tables(item: int, line: str, source: str = "pg_class c", where: str = "true
            and ({where}) {sql.get("group", "")}"""
 
 
+def _views(item: int, line: str, source: str = "pg_class c", where: str = "true", group: str = "") -> str:
+    """Lines for each view's block; `source` joins pg_class c."""
+    return f"""
+        select '3 view ' || c.oid::regclass::text, {item}, '', {line}
+          from {source} join pg_namespace n on n.oid = c.relnamespace
+         where n.nspname {IN_SCHEMAS} and c.relkind = 'v' and {_own("c.oid")} and ({where}) {group}"""
+
+
 def _functions(item: int, line: str, source: str = "pg_proc p", where: str = "true", group: str = "") -> str:
     """Lines for each function's block; `source` joins pg_proc p."""
     return f"""
@@ -188,6 +196,21 @@ TABLE_QUERIES = (
         group="group by c.oid, s.oid, r.role, r.role_no",
     ),
 )
+VIEW_QUERIES = (
+    _views(0, """format(e'create view %s%s as\n%s', c.oid::regclass,
+                        ' with (' || array_to_string(c.reloptions, ', ') || ')',
+                        rtrim(pg_get_viewdef(c.oid, true), e'\n'))"""),
+    _views(1, "format('comment on view %s is %L;', c.oid::regclass, d.description)",
+           _described("pg_class", "c"), "d.objsubid = 0"),
+    _views(
+        2,
+        """format('grant %s on table %s to %I;', string_agg(lower(x.priv), ', ' order by x.priv_no),
+                  c.oid::regclass, r.role)""",
+        f"{ROLE_LIST}, unnest({_array(TABLE_PRIVILEGES)}) with ordinality as x(priv, priv_no), pg_class c",
+        "has_table_privilege(r.role, c.oid, x.priv)",
+        "group by c.oid, r.role, r.role_no",
+    ),
+)
 FUNCTION_QUERIES = (
     _functions(0, "rtrim(pg_get_functiondef(p.oid), e'\\n') || ';'"),
     _functions(1, f"format('comment on function %s is %L;', {SIGNATURE}, d.description)",
@@ -215,7 +238,7 @@ def describe_schema(conn: psycopg.Connection[Any]) -> str:
     with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
         # Deparse every name schema-qualified, the same on every server version.
         cur.execute("set local search_path = pg_catalog")
-        for query in SCHEMA_QUERIES + TABLE_QUERIES + FUNCTION_QUERIES:
+        for query in SCHEMA_QUERIES + TABLE_QUERIES + VIEW_QUERIES + FUNCTION_QUERIES:
             rows.extend(cur.execute(query).fetchall())
     rows.sort(key=lambda row: (_schema_first(row[0]), *row[1:]))
     blocks = [HEADER]

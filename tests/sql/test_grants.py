@@ -55,7 +55,7 @@ def test_every_public_queue_function_is_security_definer_with_an_empty_search_pa
 
 def test_clients_have_no_privilege_on_the_queue_sequences(conn: Conn) -> None:
     for role in ("anon", "authenticated"):
-        for seq in ("job_queue_seq_seq", "job_status_history_id_seq"):
+        for seq in ("job_queue_seq_seq", "job_status_events_id_seq"):
             for privilege in ("usage", "select", "update"):
                 assert (
                     value(conn, "select has_sequence_privilege(%s, %s, %s)", (role, seq, privilege)) is False

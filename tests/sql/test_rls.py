@@ -99,7 +99,7 @@ def test_the_service_role_reads_and_changes_everything(conn: Conn) -> None:
         assert value(conn, "select count(*) from job_dead_letter") == 1
         conn.execute("update job_queue set payload = '{\"x\": 1}' where id = %s", (job_id,))
         conn.execute("insert into job_rate_limits (key, max_per_window, window_seconds) values ('k', 1, 1)")
-        conn.execute("insert into job_status_history (job_id, to_status) values (%s, 'pending')", (job_id,))
+        conn.execute("insert into job_status_events (job_id, to_status) values (%s, 'pending')", (job_id,))
         conn.execute("delete from job_dead_letter")
     assert value(conn, "select payload from job_queue where id = %s", (job_id,)) == {"x": 1}
     assert value(conn, "select count(*) from job_dead_letter") == 0

@@ -31,6 +31,7 @@ IN_SCHEMAS = ", ".join(f"'{name}'" for name in SCHEMAS)
 EXPECTED_LINES = f"""
     with s as (select oid, nspname from pg_namespace where nspname in ({IN_SCHEMAS}))
     select case when c.relkind = 'i' then format(' INDEX %I ON ', c.relname)
+                when c.relkind = 'v' then format('create view %I.%I ', s.nspname, c.relname)
                 else format('create table %I.%I (', s.nspname, c.relname) end
       from pg_class c join s on s.oid = c.relnamespace where c.relkind <> 'S'
        and not exists (select 1 from pg_constraint k

@@ -47,7 +47,7 @@ def test_a_job_that_goes_through_every_state_has_one_row_per_change(conn: Conn) 
         ("running", "completed"),
     ]
     workers = conn.execute(
-        "select worker_id from job_status_history where job_id = %s and to_status = 'running' order by id",
+        "select worker_id from job_status_history where job_id = %s and to_status = 'running' order by id nulls last, at",
         (job_id,),
     ).fetchall()
     assert [row["worker_id"] for row in workers] == ["w1", "w2", "w3", "w4"]

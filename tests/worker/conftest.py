@@ -63,5 +63,5 @@ def job_row(conn: Conn, job_id: UUID) -> dict[str, Any] | None:
 
 def history(conn: Conn, job_id: UUID) -> list[tuple[str, str]]:
     rows = conn.execute("select from_status, to_status from job_status_history where job_id = %s "
-                        "order by at, id", (job_id,)).fetchall()
+                        "order by id nulls last, at", (job_id,)).fetchall()
     return [(row["from_status"], row["to_status"]) for row in rows]

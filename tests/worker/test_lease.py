@@ -140,7 +140,7 @@ def test_a_job_whose_lease_cannot_be_confirmed_is_given_back_not_started(
     assert ran == [0, 1]
     assert (report.claimed, report.completed, report.released) == (3, 2, 1)
     rows = conn.execute("select from_status, to_status, note from job_status_history where job_id = %s "
-                        "order by id", (second,)).fetchall()
+                        "order by id nulls last, at", (second,)).fetchall()
     assert [(r["from_status"], r["to_status"]) for r in rows] == [
         (None, "pending"), ("pending", "running"), ("running", "pending"), ("pending", "running"),
         ("running", "completed")]
