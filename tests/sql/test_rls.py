@@ -71,7 +71,8 @@ def test_clients_can_neither_read_nor_write_the_history_view(conn: Conn, role: s
     before = fingerprint(conn)
     with as_role(conn, role, ALICE):
         _denied(conn, "select * from public.job_status_history")
-        for query in ("delete from public.job_status_history", "insert into public.job_status_history default values",
+        for query in ("delete from public.job_status_history",
+                      "insert into public.job_status_history default values",
                       "update public.job_status_history set note = note"):
             assert sqlstate_of(lambda q=query: conn.execute(q)).sqlstate in ("42501", "55000"), query
     assert fingerprint(conn) == before

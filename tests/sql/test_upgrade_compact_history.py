@@ -51,9 +51,11 @@ def _every_state(conn: Conn) -> dict[str, UUID]:
     jobs["retried"] = _claim(conn, "old-3")
     assert value(conn, "select fail_job(%s, 'flaky', true, 0, 'old-3')", (jobs["retried"],)) == "retried"
     jobs["dead"] = _claim(conn, "old-4")
-    assert value(conn, "select fail_job(%s, 'fatal', false, null, 'old-4')", (jobs["dead"],)) == "dead_lettered"
+    dead = value(conn, "select fail_job(%s, 'fatal', false, null, 'old-4')", (jobs["dead"],))
+    assert dead == "dead_lettered"
     jobs["released"] = _claim(conn, "old-5")
-    conn.execute("select release_jobs(%s, 'old-5')", (Jsonb([{"id": str(jobs["released"]), "reason": "later"}]),))
+    released = Jsonb([{"id": str(jobs["released"]), "reason": "later"}])
+    conn.execute("select release_jobs(%s, 'old-5')", (released,))
     jobs["cancelled_running"] = _claim(conn, "old-6")
     assert value(conn, "select cancel_job(%s)", (jobs["cancelled_running"],))
     jobs["twice"] = _claim(conn, "old-7")  # fails once, then completes on its second claim
@@ -89,7 +91,8 @@ def test_a_populated_queue_keeps_every_transition_and_drains_after_the_upgrade(e
         assert _history(conn, "id nulls last, at") == before
         # The claims and completions the row now tells were deleted as events, nothing else.
         stored_after = value(conn, "select count(*) from job_status_events")
-        assert stored_after == stored_before - 2 * 2 - 1  # completed + twice: claim and completion; running: claim
+        # completed and twice: their claim and completion; running: its claim.
+        assert stored_after == stored_before - 2 * 2 - 1
         assert value(conn, "select claimed_by from job_queue where id = %s", (jobs["completed"],)) == "old-1"
         assert value(conn, "select claimed_by from job_queue where id = %s", (jobs["running"],)) == "old-2"
         assert_history_matches_states(conn)
