@@ -141,12 +141,12 @@ class _Invocation:
             self._finish()
         return self.report
 
-    def _give_back(self, started: set[uuid.UUID]) -> None:
+    def _give_back(self, started: list[uuid.UUID]) -> None:
         """After a failure, every job this invocation holds and did not start goes back at
         once, on a fresh connection: the database knows them all, even those of a claim
         whose answer was lost with the connection."""
         try:
-            released = self.backend.jobs_release_unstarted(self.worker_id, list(started), GIVE_BACK_REASON)
+            released = self.backend.jobs_release_unstarted(self.worker_id, started, GIVE_BACK_REASON)
         except QueueError as exc:
             log_event(logging.ERROR, f"could not give back the jobs not started: {exc.message}; "
                       "they wait for their locks", worker_id=self.worker_id)

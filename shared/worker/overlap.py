@@ -17,7 +17,6 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from uuid import UUID
 
 from shared.logs import log_event
 from shared.queue.errors import QueueError
@@ -55,21 +54,19 @@ class Overlap:
                                             thread_name_prefix="queue-worker-db")
         self._settles: deque[Future[list[JobOutcome]]] = deque()  # oldest first
         self._claims: deque[tuple[int, Future[list[Job]]]] = deque()  # (batch size, claim) oldest first
-        self._lease_ends: dict[UUID, float] = {}  # job id -> monotonic time its claim's lock ends
         self._lock = threading.Lock()
 
     def claim_now(self, request: ClaimRequest) -> list[Job]:
         sent = time.monotonic()
         jobs = self._backend.jobs_claim(self._worker_id, request.types, request.batch_size)
-        with self._lock:
-            self._lease_ends.update((job.id, sent + lease_seconds(job)) for job in jobs)
+        for job in jobs:
+            job._lease_ends = sent + lease_seconds(job)
         return jobs
 
     def lease_ends(self, job: Job) -> float:
         """When `job`'s lock from its claim ends, on this process's monotonic clock (at the
         earliest: the database started the lock no sooner than the claim was sent)."""
-        with self._lock:
-            return self._lease_ends.pop(job.id)
+        return job._lease_ends
 
     def prefetch(self, request: ClaimRequest) -> None:
         """Start claiming a later round; `claimed()` returns the rounds in order."""

@@ -33,7 +33,7 @@ _POLL_SECONDS = 0.25  # longest wait between checks for overruns
 SETTLE_EARLY_SECONDS = 0.5
 
 
-@dataclass
+@dataclass(slots=True)
 class Task:
     """One validated job ready to run; `timeout` in seconds from when it starts;
     `lease_ends`: monotonic time its claim's lock ends (shared.worker.overlap.Overlap.lease_ends)."""
@@ -68,7 +68,9 @@ class JobPool:
         self._threads = 0
         self._stuck = 0  # threads still running an abandoned (timed-out) job
         self._keys = itertools.count(1)
-        self.started: set[UUID] = set()  # jobs whose processor was called (side effects may have run)
+        # Jobs whose processor was called (side effects may have run). A list: each job starts
+        # once, and hashing a UUID per job costs more than a no-op job's run.
+        self.started: list[UUID] = []
         self.last_round_threaded = 0  # tasks of the last round that needed a thread
 
     def run_round(self, tasks: Iterable[Task],
@@ -120,7 +122,7 @@ class JobPool:
         refusal = self._refusal(task)
         if refusal is not None:
             return refusal
-        self.started.add(task.job.id)
+        self.started.append(task.job.id)
         deadline = time.monotonic() + task.timeout
         if tracked:  # inline tasks finish before anyone could check their deadline
             with self._lock:

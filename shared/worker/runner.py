@@ -30,7 +30,7 @@ from shared.queue.models import Job
 ERROR_MAX_CHARS = 2000  # errors land in job rows and logs; a provider's whole HTML page does not
 
 
-@dataclass
+@dataclass(slots=True)
 class Settlement:
     """What to tell the database about one job. kind: complete | fail | release | lease_lost
     (lease_lost: nothing to tell, the job is no longer ours)."""

@@ -1,4 +1,4 @@
-"""Job outcome log lines: by default a line per job that did not complete and an exact count
+"""Job outcome log lines and reports: by default a line per job that did not complete and an exact count
 of the completions; `all` adds a line per completed job; a long invocation logs progress.
 
 Real: the queue's JSON logger writing to (captured) stderr. Faked: nothing; no database needed,
@@ -15,7 +15,7 @@ import pytest
 
 from shared.worker import job_log
 from shared.worker.job_log import JobLog
-from shared.worker.report import InvocationReport, JobOutcome
+from shared.worker.report import LISTED, InvocationReport, JobOutcome
 
 
 def _outcomes() -> list[JobOutcome]:
@@ -69,3 +69,15 @@ def test_a_long_invocation_logs_exact_progress_counts(capsys: pytest.CaptureFixt
 def test_an_unknown_mode_is_refused_with_the_modes_allowed() -> None:
     with pytest.raises(ValueError, match="one of failures, all, got 'some'"):
         JobLog("w", "some")
+
+
+def test_a_report_lists_a_bounded_number_of_outcomes_and_counts_them_all() -> None:
+    report = InvocationReport(worker_id="w")
+    done = [JobOutcome(uuid.uuid4(), "noop", 1, "completed", 0.1) for _ in range(LISTED + 500)]
+    failed = [JobOutcome(uuid.uuid4(), "noop", 1, "retried", 0.1, error="e") for _ in range(3)]
+    report.add(done[:600])
+    report.add(done[600:] + failed)
+    assert (report.claimed, report.completed, report.retried) == (LISTED + 503, LISTED + 500, 3)
+    assert report.jobs == done[:LISTED] + failed  # past the limit, only what did not complete
+    assert report.not_listed == 500
+    assert report.to_dict()["jobs_not_listed"] == 500
