@@ -100,5 +100,6 @@ def test_a_claim_and_a_completion_are_read_from_the_row_not_stored_as_events(con
     assert [(r["from_status"], r["to_status"], r["worker_id"]) for r in rows] == [
         (None, "pending", None), ("pending", "running", "w9"), ("running", "completed", "w9")]
     job = conn.execute("select started_at, finished_at from job_queue where id = %s", (job_id,)).fetchone()
+    assert job is not None
     assert [r["at"] for r in rows[1:]] == [job["started_at"], job["finished_at"]]
     assert [r["id"] for r in rows[1:]] == [None, None]

@@ -8,12 +8,12 @@ the outcomes are built directly.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
 import pytest
 
-from shared.worker import job_log
 from shared.worker.job_log import JobLog
 from shared.worker.report import LISTED, InvocationReport, JobOutcome
 
@@ -58,7 +58,7 @@ def test_a_long_invocation_logs_exact_progress_counts(capsys: pytest.CaptureFixt
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     log, report, _ = _log("failures")
     capsys.readouterr()
-    monkeypatch.setattr(job_log.time, "monotonic", lambda: 1e12)  # the progress interval has passed
+    monkeypatch.setattr(time, "monotonic", lambda: 1e12)  # the progress interval has passed
     log.outcomes([], report)
     (line,) = _lines(capsys)
     assert line["message"] == "invocation progress"
