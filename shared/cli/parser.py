@@ -64,21 +64,23 @@ def add_work(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     work = _sub(subparsers, "work", cli_work.cmd_work, "run a resident worker, woken by LISTEN/NOTIFY",
                 "A long-running worker for hosts that keep a process (a container, Cloud Run with minimum "
                 "instances, a VM). It runs invocations back to back and, when nothing is ready, sleeps until "
-                "a NOTIFY on queue_worker_jobs says jobs arrived (or --poll-interval passes: the backstop for "
-                "delayed jobs and retries). Every minute it also recovers stuck jobs and enqueues due "
+                "a NOTIFY on queue_worker_jobs says jobs arrived (or --poll-interval passes: the backstop "
+                "for delayed jobs and retries). Every minute it also recovers stuck jobs and enqueues due "
                 "schedules. Behind a transaction-mode pooler (port 6543, PgBouncer) LISTEN cannot work: it "
                 "says so and polls; use the direct or session connection string. SIGTERM or Ctrl-C: stop "
                 "claiming, finish running jobs, give back the rest, exit 0; a second signal exits at once.")
     work.add_argument("--types", "--type", dest="types", type=cli_args.job_types, metavar="TYPES",
-                      help="only these types: email,audio (default all); notifications for others are ignored")
+                      help="only these types: email,audio (default all); their NOTIFYs alone wake it")
     work.add_argument("--concurrency", type=cli_args.positive_int, default=32, metavar="N",
                       help="jobs running at once (default 32)")
     work.add_argument("--batch", type=cli_args.batch_size, metavar="N",
                       help="jobs per claim, 1-1000 (default QUEUE_WORKER_DEFAULT_BATCH)")
-    work.add_argument("--budget", type=cli_args.interval, default=resident.DEFAULT_BUDGET_SECONDS, metavar="DURATION",
+    work.add_argument("--budget", type=cli_args.interval, default=resident.DEFAULT_BUDGET_SECONDS,
+                      metavar="DURATION",
                       help="length of one invocation; types whose timeout exceeds it are never claimed "
                       "(default 1h)")
-    work.add_argument("--poll-interval", type=cli_args.interval, default=resident.DEFAULT_POLL_SECONDS, metavar="DURATION",
+    work.add_argument("--poll-interval", type=cli_args.interval, default=resident.DEFAULT_POLL_SECONDS,
+                      metavar="DURATION",
                       help="look for ready jobs at least this often even without a NOTIFY: delayed jobs "
                       "and retries are picked up within it (default 2s)")
 

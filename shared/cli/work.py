@@ -24,8 +24,9 @@ SUPABASE_API_ONLY = ("SUPABASE_URL without DATABASE_URL: the Supabase API cannot
 
 def resident_options(args: argparse.Namespace, settings: Settings) -> ResidentOptions:
     check_types(args.types)
-    invocation = InvocationOptions(types=args.types, batch_size=args.batch or settings.queue_worker_default_batch,
-                                   time_budget_seconds=args.budget, concurrency=args.concurrency)
+    batch = args.batch or settings.queue_worker_default_batch
+    invocation = InvocationOptions(types=args.types, batch_size=batch, time_budget_seconds=args.budget,
+                                   concurrency=args.concurrency)
     if settings.database_url or not settings.supabase_url:
         return ResidentOptions(invocation, args.poll_interval, listen_url=sql_database_url(settings))
     return ResidentOptions(invocation, args.poll_interval, poll_reason=SUPABASE_API_ONLY)

@@ -73,7 +73,8 @@ class ResidentWorker:
     wait for it before they enqueue, to measure a wake-up from idle)."""
 
     def __init__(self, backend: QueueBackend, settings: Settings, options: ResidentOptions,
-                 registry: Mapping[str, ModuleType] | None = None, stop: threading.Event | None = None) -> None:
+                 registry: Mapping[str, ModuleType] | None = None,
+                 stop: threading.Event | None = None) -> None:
         self.backend, self.settings, self.options, self.registry = backend, settings, options, registry
         self.stop = stop or threading.Event()
         self.waiting = threading.Event()
@@ -156,7 +157,8 @@ class ResidentWorker:
             return False
         self._failures = 0
         self._count(report)
-        return report.claimed > 0 and report.duration_seconds >= self.options.invocation.time_budget_seconds / 2
+        budget = self.options.invocation.time_budget_seconds
+        return report.claimed > 0 and report.duration_seconds >= budget / 2
 
     def _count(self, report: InvocationReport) -> None:
         self.totals.invocations += 1
@@ -168,7 +170,7 @@ class ResidentWorker:
         if not self._failures:
             return self.options.poll_interval
         return max(self.options.poll_interval,
-                   min(self.options.poll_interval * 2 ** self._failures, MAX_BACKOFF_SECONDS))
+                   min(self.options.poll_interval * 2.0 ** self._failures, MAX_BACKOFF_SECONDS))
 
     def _wait(self, seconds: float) -> None:
         """Until a relevant NOTIFY, `seconds`, or `stop`, whichever comes first."""
