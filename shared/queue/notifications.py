@@ -28,6 +28,7 @@ from shared.queue.errors import DatabaseUnavailable
 CHANNEL = "queue_worker_jobs"
 TRANSACTION_POOLER_PORT = "6543"  # Supavisor's (and Supabase's pooler's) transaction mode
 SELF_TEST_SECONDS = 1.0
+APPLICATION_NAME = "queue-worker listen"  # how pg_stat_activity shows the listening connection
 
 
 def listen_blocker(url: str) -> str | None:
@@ -59,7 +60,8 @@ class JobNotifications:
 
     def __init__(self, url: str, types: Sequence[str] | None = None) -> None:
         with _driver_errors(f"cannot LISTEN on {CHANNEL}"):
-            self._conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            self._conn = psycopg.connect(url, autocommit=True, connect_timeout=10,
+                                         application_name=APPLICATION_NAME)
             self._conn.execute(f"listen {CHANNEL}")
         self._types = set(types) if types else None
         self._token = uuid.uuid4().hex

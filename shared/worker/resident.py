@@ -188,19 +188,19 @@ class ResidentWorker:
         self.totals.wakes["notify" if woken else "poll"] += 1
 
     def _wait_for_notify(self, seconds: float) -> bool:
-        """In slices of STOP_CHECK_SECONDS, so that a stop is seen soon; a lost connection
-        turns the rest of the wait into polling."""
+        """In slices of STOP_CHECK_SECONDS, so that a stop is seen soon. A lost connection
+        ends the wait: the next invocation finds what its lost NOTIFYs announced, and the
+        next wait reopens it."""
         assert self._notifications is not None
         deadline = time.monotonic() + seconds
         while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
             try:
                 if self._notifications.wait(min(left, STOP_CHECK_SECONDS)):
                     return True
-            except QueueError as exc:
-                log_event(logging.WARNING, f"{exc.message}; polling until it is back")
+            except QueueError as exc:  # look for jobs whose NOTIFY was lost, then listen again
+                log_event(logging.WARNING, f"{exc.message}; reopening it (polling meanwhile)")
                 self._notifications.close()
                 self._notifications, self._retry_listen = None, True
-                self.stop.wait(max(0.0, deadline - time.monotonic()))
                 return False
         return False
 
