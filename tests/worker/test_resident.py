@@ -19,8 +19,8 @@ from psycopg.conninfo import make_conninfo
 
 from shared.config import Settings
 from shared.processors.base import JobContext
-from shared.queue.notifications import APPLICATION_NAME, CHANNEL, JobNotifications, listen_blocker
 from shared.queue.errors import DatabaseUnavailable, InvalidInput
+from shared.queue.notifications import APPLICATION_NAME, CHANNEL, JobNotifications, listen_blocker
 from shared.queue.postgres import PostgresBackend
 from shared.worker.invocation import InvocationOptions
 from shared.worker.resident import ResidentOptions, ResidentWorker
@@ -52,11 +52,12 @@ class Recorder:
 
 
 @contextmanager
-def resident(backend: PostgresBackend, settings: Settings, registry: dict[str, Any], *,
-             listen_url: str | None, poll: float, types: Sequence[str] | None = None) -> Iterator[ResidentWorker]:
+def resident(backend: PostgresBackend, settings: Settings, registry: dict[str, Any], *, listen_url: str | None,
+             poll: float, types: Sequence[str] | None = None) -> Iterator[ResidentWorker]:
     """A resident worker running in a thread, idle (waiting) when the block starts."""
-    options = ResidentOptions(InvocationOptions(types=list(types) if types else None, time_budget_seconds=60),
-                              poll_interval=poll, listen_url=listen_url, poll_reason="the test listens to nothing")
+    invocation = InvocationOptions(types=list(types) if types else None, time_budget_seconds=60)
+    options = ResidentOptions(invocation, poll_interval=poll, listen_url=listen_url,
+                              poll_reason="the test listens to nothing")
     worker = ResidentWorker(backend, settings, options, registry=registry)
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
@@ -81,7 +82,8 @@ def test_a_job_enqueued_while_idle_is_run_on_its_notify_long_before_the_poll(
     assert worker.totals.wakes["notify"] >= 1
     assert worker.totals.wakes["poll"] == 1  # only the final wait, cut short by the stop
     row = job_row(conn, job_id)
-    assert row is not None and row["status"] == "completed"
+    assert row is not None
+    assert row["status"] == "completed"
 
 
 def test_notifications_sent_while_it_works_are_not_lost(
@@ -102,7 +104,8 @@ def test_notifications_sent_while_it_works_are_not_lost(
         enqueue(backend, "t_busy", {})
         kick(conn, "t_busy")
         assert recorder.done.wait(DONE_SECONDS)
-    assert conn.execute("select count(*) as n from job_queue where status = 'completed'").fetchone() == {"n": 2}
+    completed = conn.execute("select count(*) as n from job_queue where status = 'completed'").fetchone()
+    assert completed == {"n": 2}
 
 
 def test_without_listen_it_still_picks_jobs_up_by_polling(
@@ -130,7 +133,8 @@ def test_behind_a_transaction_pooler_port_it_polls_and_says_why(
     assert worker.totals.wakes["notify"] == 0
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     polling = [line for line in lines if line["message"].startswith("resident worker polling every 0.2 s")]
-    assert len(polling) == 1 and "port 6543" in polling[0]["message"]
+    assert len(polling) == 1
+    assert "port 6543" in polling[0]["message"]
 
 
 def test_notifications_for_other_types_do_not_wake_it(
@@ -138,7 +142,7 @@ def test_notifications_for_other_types_do_not_wake_it(
     add_type("t_mine")
     add_type("t_other")
     recorder = Recorder()
-    registry = {"t_mine": processor("t_mine", recorder.handle), "t_other": processor("t_other", recorder.handle)}
+    registry = {name: processor(name, recorder.handle) for name in ("t_mine", "t_other")}
     with resident(backend, settings, registry, listen_url=db_url, poll=30, types=["t_mine"]) as worker:
         (other,) = enqueue(backend, "t_other", {})
         kick(conn, "t_other")
@@ -159,10 +163,12 @@ def test_it_recovers_stuck_jobs_at_start_as_a_scheduler_tick_would(
     backend.jobs_claim("gone:1:deadbeef", ["t_stuck"], 1)
     conn.execute("update job_queue set locked_until = now() - interval '1 second' where id = %s", (job_id,))
     recorder = Recorder()
-    with resident(backend, settings, {"t_stuck": processor("t_stuck", recorder.handle)}, listen_url=None, poll=30):
+    registry = {"t_stuck": processor("t_stuck", recorder.handle)}
+    with resident(backend, settings, registry, listen_url=None, poll=30):
         assert recorder.done.wait(DONE_SECONDS)
     row = job_row(conn, job_id)
-    assert row is not None and (row["status"], row["attempts"]) == ("completed", 2)
+    assert row is not None
+    assert (row["status"], row["attempts"]) == ("completed", 2)
 
 
 def listener_pids(conn: Conn) -> list[int]:
@@ -207,7 +213,8 @@ def test_listen_blocker_names_the_transaction_poolers_a_url_shows(url: str, bloc
     ({"types": ["t_a"]}, True), ({"types": ["t_b"]}, False), ({"types": ["t_b", "t_a"]}, True),
     ({}, True), ({"types": "t_a"}, True), ({"self_test": "x"}, False),
 ])
-def test_which_notifications_wake_a_worker_of_one_type(db_url: str, payload: dict[str, Any], wanted: bool) -> None:
+def test_which_notifications_wake_a_worker_of_one_type(db_url: str, payload: dict[str, Any],
+                                                       wanted: bool) -> None:
     """A payload without a usable list of types may concern any type: it wakes (a spare claim)."""
     notifications = JobNotifications(db_url, ["t_a"])
     try:
