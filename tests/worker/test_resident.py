@@ -52,8 +52,8 @@ class Recorder:
 
 
 @contextmanager
-def resident(backend: PostgresBackend, settings: Settings, registry: dict[str, Any], *, listen_url: str | None,
-             poll: float, types: Sequence[str] | None = None) -> Iterator[ResidentWorker]:
+def resident(backend: PostgresBackend, settings: Settings, registry: dict[str, Any], *,
+             listen_url: str | None, poll: float, types: Sequence[str] | None = None) -> Iterator[ResidentWorker]:
     """A resident worker running in a thread, idle (waiting) when the block starts."""
     invocation = InvocationOptions(types=list(types) if types else None, time_budget_seconds=60)
     options = ResidentOptions(invocation, poll_interval=poll, listen_url=listen_url,
@@ -189,7 +189,8 @@ def test_a_lost_listen_connection_is_reopened_and_wakes_it_again(
             if (pids := listener_pids(conn)) and pids != [first]:
                 break
             threading.Event().wait(0.05)
-        assert len(pids) == 1 and pids != [first], "no new listener"
+        assert len(pids) == 1, "no new listener"
+        assert pids != [first]
         assert worker.waiting.wait(DONE_SECONDS)
         enqueue(backend, "t_lost", {})
         kick(conn, "t_lost")
