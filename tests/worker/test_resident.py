@@ -53,7 +53,8 @@ class Recorder:
 
 @contextmanager
 def resident(backend: PostgresBackend, settings: Settings, registry: dict[str, Any], *,
-             listen_url: str | None, poll: float, types: Sequence[str] | None = None) -> Iterator[ResidentWorker]:
+             listen_url: str | None, poll: float,
+             types: Sequence[str] | None = None) -> Iterator[ResidentWorker]:
     """A resident worker running in a thread, idle (waiting) when the block starts."""
     invocation = InvocationOptions(types=list(types) if types else None, time_budget_seconds=60)
     options = ResidentOptions(invocation, poll_interval=poll, listen_url=listen_url,
