@@ -14,12 +14,15 @@ Contract of `ResidentWorker.run`:
   does besides invoking: cleanup_stuck_jobs and enqueue_due_schedules;
 - survives a database outage: logs it, waits (doubling up to MAX_BACKOFF_SECONDS), tries
   again; a lost LISTEN connection is reopened at the next wait;
+- its invocations record their start and read job_types off the path from a wake-up to
+  the claim (shared/worker/resident_backend.py);
 - when `stop` is set: the invocation in flight stops claiming, finishes what it started
   and gives back what it had not (attempts not burnt), then `run` returns.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -34,12 +37,14 @@ from shared.queue.errors import InvalidInput, QueueError
 from shared.queue.notifications import CHANNEL, JobNotifications, listen_blocker
 from shared.worker.invocation import InvocationOptions, InvocationReport, run_invocation
 from shared.worker.maintenance import maintain
+from shared.worker.resident_backend import ResidentBackend
 
 DEFAULT_POLL_SECONDS = 2.0
 DEFAULT_BUDGET_SECONDS = 3600.0  # a type is claimed only if its timeout fits in the budget
 MAINTAIN_EVERY_SECONDS = 60.0  # as pg_cron's cleanup and schedule ticks
 MAX_BACKOFF_SECONDS = 30.0
 STOP_CHECK_SECONDS = 0.2  # a wait notices `stop` within this
+TYPES_REFRESH_SECONDS = 1.0  # an idle worker re-reads job_types this often (a type disabled shows)
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,7 @@ class ResidentWorker:
                  registry: Mapping[str, ModuleType] | None = None,
                  stop: threading.Event | None = None) -> None:
         self.backend, self.settings, self.options, self.registry = backend, settings, options, registry
+        self._invocation_backend = ResidentBackend(backend)
         self.stop = stop or threading.Event()
         self.waiting = threading.Event()
         self.totals = ResidentTotals()
@@ -93,6 +99,7 @@ class ResidentWorker:
                     continue
                 self._wait(self._pause())
         finally:
+            self._invocation_backend.close()
             if self._notifications is not None:
                 self._notifications.close()
             log_event(logging.INFO, "resident worker stopped", invocations=self.totals.invocations,
@@ -145,8 +152,8 @@ class ResidentWorker:
         """One invocation. True when another should follow without waiting: it claimed jobs
         and ran so long that it may have stopped for its budget, not for lack of jobs."""
         try:
-            report = run_invocation(self.backend, self.settings, self.options.invocation,
-                                    registry=self.registry, stop=self.stop)
+            report = run_invocation(self._invocation_backend.as_backend(), self.settings,
+                                    self.options.invocation, registry=self.registry, stop=self.stop)
         except InvalidInput:
             raise  # options the registry refuses: no use trying again
         except QueueError as exc:
@@ -179,30 +186,36 @@ class ResidentWorker:
         self.waiting.set()
         woken = False
         try:
-            if self._notifications is not None:
-                woken = self._wait_for_notify(seconds)
-            else:
-                self.stop.wait(seconds)
+            woken = self._sleep(seconds)
         finally:
             self.waiting.clear()
         self.totals.wakes["notify" if woken else "poll"] += 1
 
-    def _wait_for_notify(self, seconds: float) -> bool:
-        """In slices of STOP_CHECK_SECONDS, so that a stop is seen soon. A lost connection
-        ends the wait: the next invocation finds what its lost NOTIFYs announced, and the
-        next wait reopens it."""
-        assert self._notifications is not None
+    def _sleep(self, seconds: float) -> bool:
+        """True when a NOTIFY woke it. In slices of STOP_CHECK_SECONDS, so that a stop is
+        seen soon and the copy of job_types stays fresh (read while idle, not after the
+        wake-up). A lost LISTEN connection ends the wait: the next invocation finds what
+        its lost NOTIFYs announced, and the next wait reopens it."""
         deadline = time.monotonic() + seconds
         while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            self._refresh_job_types()
+            if self._notifications is None:
+                self.stop.wait(min(left, STOP_CHECK_SECONDS))
+                continue
             try:
                 if self._notifications.wait(min(left, STOP_CHECK_SECONDS)):
                     return True
-            except QueueError as exc:  # look for jobs whose NOTIFY was lost, then listen again
+            except QueueError as exc:
                 log_event(logging.WARNING, f"{exc.message}; reopening it (polling meanwhile)")
                 self._notifications.close()
                 self._notifications, self._retry_listen = None, True
                 return False
         return False
+
+    def _refresh_job_types(self) -> None:
+        if self._invocation_backend.job_types_age() >= TYPES_REFRESH_SECONDS:
+            with contextlib.suppress(QueueError):  # else the next invocation reads them, and says why
+                self._invocation_backend.refresh_job_types()
 
     def _reopen_listener(self, url: str) -> None:
         self._retry_listen = False

@@ -244,3 +244,51 @@ def test_bad_resident_options_are_refused(settings: Settings) -> None:
 def test_listening_on_a_database_that_is_down_says_why(db_url: str) -> None:
     with pytest.raises(DatabaseUnavailable, match="cannot LISTEN on queue_worker_jobs"):
         JobNotifications(make_conninfo(db_url, port=1, connect_timeout=2))
+
+
+def wait_for(condition: Any, what: str) -> None:
+    for _ in range(int(DONE_SECONDS / 0.02)):
+        if condition():
+            return
+        threading.Event().wait(0.02)
+    raise AssertionError(f"never happened: {what}")
+
+
+def test_each_invocation_is_recorded_in_worker_runs_with_its_counts(
+        backend: PostgresBackend, settings: Settings, add_type: AddType, conn: Conn, db_url: str) -> None:
+    """Its invocations record their start in the background: the record is still complete."""
+    add_type("t_runs")
+    recorder = Recorder()
+    with resident(backend, settings, {"t_runs": processor("t_runs", recorder.handle)},
+                  listen_url=db_url, poll=30) as worker:
+        enqueue(backend, "t_runs", {})
+        kick(conn, "t_runs")
+        assert recorder.done.wait(DONE_SECONDS)
+        wait_for(lambda: worker.totals.completed == 1, "the invocation ended")
+    runs = conn.execute("select claimed, completed, finished_at is not null as finished from worker_runs "
+                        "order by started_at").fetchall()
+    assert len(runs) == worker.totals.invocations
+    assert all(run["finished"] for run in runs)
+    assert sum(run["completed"] for run in runs) == 1
+
+
+def test_a_type_disabled_while_it_idles_is_not_claimed_on_the_next_wake(
+        backend: PostgresBackend, settings: Settings, add_type: AddType, conn: Conn, db_url: str) -> None:
+    """The copy of job_types the idle worker keeps is re-read while it waits."""
+    add_type("t_off")
+    recorder = Recorder()
+    with resident(backend, settings, {"t_off": processor("t_off", recorder.handle)},
+                  listen_url=db_url, poll=30) as worker:
+        copy = worker._invocation_backend  # what the next invocation will read
+        conn.execute("update job_types set enabled = false where name = 't_off'")
+        # A fresh copy is returned as is (not re-read by this call): the idle worker read it.
+        wait_for(lambda: copy.job_types_age() < 1.0 and not copy.job_types()["t_off"].enabled,
+                 "the idle worker saw the change")
+        invocations = worker.totals.invocations
+        (job_id,) = enqueue(backend, "t_off", {})
+        kick(conn, "t_off")
+        wait_for(lambda: worker.totals.invocations > invocations, "the kick woke it")
+    assert recorder.ran == []
+    row = job_row(conn, job_id)
+    assert row is not None
+    assert (row["status"], row["attempts"]) == ("pending", 0)
