@@ -122,13 +122,19 @@ class ResidentWorker:
         """Listen and self-test; returns why not, or None when listening."""
         try:
             notifications = JobNotifications(url, self.options.invocation.types)
-            if not notifications.self_test():
-                notifications.close()
-                return ("a NOTIFY to ourselves did not come back within 1 s (a transaction-mode pooler?); "
-                        "use the direct or session-mode connection string to be woken at once")
         except QueueError as exc:
             self._retry_listen = True
             return f"{exc.message} (trying again at each wait)"
+        try:
+            heard = notifications.self_test()
+        except QueueError as exc:
+            notifications.close()
+            self._retry_listen = True
+            return f"{exc.message} (trying again at each wait)"
+        if not heard:
+            notifications.close()
+            return ("a NOTIFY to ourselves did not come back within 1 s (a transaction-mode pooler?); "
+                    "use the direct or session-mode connection string to be woken at once")
         self._notifications = notifications
         return None
 

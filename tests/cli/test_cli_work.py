@@ -125,7 +125,7 @@ def test_a_second_signal_exits_at_once_leaving_the_running_job_to_its_lock(db_ur
     (["work", "--concurrency", "0"], "argument --concurrency: 0 is not a positive integer"),
     (["work", "--types", "noop,nope"], "unknown job type(s) nope; known: "),
     (["work", "--types", "noop,"], "argument --types/--type: 'noop,' has an empty job type"),
-    (["work", "--poll-interval=-1"], "argument --poll-interval: '-1' is negative: use a positive duration"),
+    (["work", "--poll-interval=-1"], "argument --poll-interval: '-1' is negative: a duration is positive"),
     (["work", "--poll-interval", "0"], "argument --poll-interval: '0' is too short: at least 0.1s"),
     (["work", "--batch", "1001"], "argument --batch: 1001 is not an integer from 1 to 1000"),
 ])
