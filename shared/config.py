@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,7 +30,11 @@ class Settings(BaseSettings):
     queue_worker_secret: SecretStr | None = Field(None, description="Bearer token callers send")
     queue_worker_allow_unauthenticated: bool = Field(False, description="Only `queue-worker dev` sets it")
     queue_worker_time_budget_seconds: float = Field(50.0, gt=0, le=3600)
-    queue_worker_default_batch: int = Field(10, ge=1, le=1000)
+    queue_worker_default_batch: int | None = Field(
+        None, ge=1, le=1000, description="Jobs per claim; unset: adapt to how fast jobs finish, up to 1000")
+    queue_worker_job_logs: Literal["failures", "all"] = Field(
+        "failures", description="failures: a line per job that did not complete, completions counted in the "
+        "invocation's summary; all: a line per job too")
     # 4 MiB: a job with the largest payload enqueue takes (payload_max_bytes, 1 MiB of
     # stored JSON) still fits when its text spells non-ASCII as \uXXXX escapes (up to 3x
     # longer), with room for the envelope; a bulk enqueue of many jobs is split to fit.

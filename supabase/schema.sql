@@ -1966,6 +1966,9 @@ begin
     perform queue.raise('22QB2', pg_catalog.format('p_jobs has %s elements; at most 10000 per call', pg_catalog.jsonb_array_length(p_jobs)),
       'split the batch');
   end if;
+  if not v_client and queue.enqueue_batch_is_plainly_valid(p_jobs) then
+    return;
+  end if;
   for v_e in select e.value, e.n from pg_catalog.jsonb_array_elements(p_jobs) with ordinality as e(value, n) loop
     if pg_catalog.jsonb_typeof(v_e.value) <> 'object' then
       perform queue.raise('22QJ3', pg_catalog.format('p_jobs element %s is not an object', v_e.n),
@@ -1984,7 +1987,7 @@ begin
   end loop;
 end
 $function$;
-comment on function queue.check_enqueue_batch(p_jobs jsonb) is 'Check an enqueue_jobs batch: shape, then every element''s permission, then every element''s validity.';
+comment on function queue.check_enqueue_batch(p_jobs jsonb) is 'Check an enqueue_jobs batch: shape, then (unless queue.enqueue_batch_is_plainly_valid says it is clean) every element''s permission, then every element''s validity.';
 
 -- function queue.check_enqueue_element(p_job jsonb, p_n bigint, p_permission boolean, p_client boolean)
 CREATE OR REPLACE FUNCTION queue.check_enqueue_element(p_job jsonb, p_n bigint, p_permission boolean, p_client boolean)
@@ -2265,6 +2268,32 @@ AS $function$
    order by d.failed_at desc, d.id limit 1
 $function$;
 comment on function queue.dead_letter_key_job(p_type text, p_key text) is 'The job id a dead letter holds (p_type, p_key) for (its replay if replayed), or null.';
+
+-- function queue.enqueue_batch_is_plainly_valid(p_jobs jsonb)
+CREATE OR REPLACE FUNCTION queue.enqueue_batch_is_plainly_valid(p_jobs jsonb)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select coalesce(pg_catalog.bool_and(
+           pg_catalog.jsonb_typeof(e) = 'object'
+           and t.name is not null
+           and coalesce(pg_catalog.jsonb_typeof(e -> 'depends_on'), 'null') = 'null'
+           and coalesce(e ->> 'priority', 'normal') in ('critical', 'high', 'normal', 'low')
+           and pg_catalog.jsonb_typeof(coalesce(e -> 'payload', '{}'::jsonb)) = 'object'
+           and pg_catalog.octet_length(coalesce(e -> 'payload', '{}'::jsonb)::text) <= l.max_bytes
+           and case when e -> 'max_attempts' is null or pg_catalog.jsonb_typeof(e -> 'max_attempts') = 'null' then true
+                    when (e ->> 'max_attempts') ~ '^[0-9]{1,4}$' then (e ->> 'max_attempts')::integer between 1 and 1000
+                    else false end
+           and case when e -> 'owner_id' is null or pg_catalog.jsonb_typeof(e -> 'owner_id') = 'null' then true
+                    else (e ->> 'owner_id') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' end),
+         true)
+    from pg_catalog.jsonb_array_elements(p_jobs) e
+    left join public.job_types t on t.name = e ->> 'type'
+    cross join (select coalesce((queue.setting('payload_max_bytes'))::text::bigint, 1048576) as max_bytes) l
+$function$;
+comment on function queue.enqueue_batch_is_plainly_valid(p_jobs jsonb) is 'True when every element of an enqueue_jobs batch (an array) passes the per-element checks for the server: known type, valid priority, an object payload within payload_max_bytes, max_attempts 1-1000, a uuid owner_id, and no depends_on. False sends the batch through the per-element checks.';
 
 -- function queue.job_schedules_before_write()
 CREATE OR REPLACE FUNCTION queue.job_schedules_before_write()

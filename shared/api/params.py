@@ -50,8 +50,8 @@ def single(args: Mapping[str, Sequence[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-def parse_batch(args: Mapping[str, Sequence[str]], default: int) -> int:
-    """`?batch=N`: jobs claimed per round trip, 1-1000."""
+def parse_batch(args: Mapping[str, Sequence[str]], default: int | None) -> int | None:
+    """`?batch=N`: jobs claimed per round trip, 1-1000 (None: the worker adapts it)."""
     raw = single(args, "batch")
     if raw is None:
         return default

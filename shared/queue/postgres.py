@@ -22,7 +22,16 @@ from psycopg.types.json import Jsonb
 
 from shared.queue.connections import CannotConnect, Connections, ConnectionsBusy
 from shared.queue.errors import DatabaseUnavailable, QueueError, error_for_sqlstate
-from shared.queue.models import CLAIM_COLUMNS, Completion, DeadLetter, FailOutcome, Failure, Job, NewJob, Release
+from shared.queue.models import (
+    CLAIM_COLUMNS,
+    Completion,
+    DeadLetter,
+    FailOutcome,
+    Failure,
+    Job,
+    NewJob,
+    Release,
+)
 from shared.queue.protocol import JobTypeInfo
 
 

@@ -16,7 +16,9 @@ Contract of `run_invocation`:
   current round runs, so the database and the processors work at the same time;
 - when it fails (the database lost mid-run), gives back every job it holds and did not
   start, at once and without burning their attempt, before raising;
-- logs one JSON line per job outcome and one per invocation.
+- logs a JSON line per job that did not complete (and per completed job with
+  QUEUE_WORKER_JOB_LOGS=all), progress every few seconds, and one line per invocation
+  with the exact counts (shared.worker.job_log).
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ from typing import Any
 import httpx
 
 from shared.config import Settings
-from shared.logs import get_logger, log_event
+from shared.logs import log_event
 from shared.processors import load_registry
 from shared.queue.errors import InvalidInput, QueueError
 from shared.queue.models import Job
 from shared.queue.protocol import JobTypeInfo, QueueBackend
+from shared.worker.job_log import JobLog
 from shared.worker.overlap import PREFETCH_DEPTH, ClaimRequest, Overlap
 from shared.worker.pool import JobPool, Task
 from shared.worker.report import InvocationReport, JobOutcome
@@ -48,6 +51,13 @@ from shared.worker.runner import ContextParts, Settlement, validate_payload
 # Prefetch the next claim only after rounds this short: a prefetched job waits for the
 # current round, and slow rounds would keep it from other workers for that long.
 PREFETCH_BELOW_SECONDS = 0.5
+# Adaptive claims (batch_size None): the first claim takes as many jobs as can run at once.
+# Jobs that run on threads are then claimed no more than the pool's size at a time (one
+# never waits in a claim for a thread while its lock runs down); cheap inline jobs double
+# the claim after each full, quick round, up to the PostgREST cap; a round slower than
+# this brings it back to the pool's size.
+SLOW_ROUND_SECONDS = 1.0
+MAX_CLAIM = 1000
 GIVE_BACK_REASON = "not started: the invocation failed"
 
 __all__ = ["InvocationOptions", "InvocationReport", "JobOutcome", "new_worker_id", "run_invocation"]
@@ -55,16 +65,17 @@ __all__ = ["InvocationOptions", "InvocationReport", "JobOutcome", "new_worker_id
 
 @dataclass(frozen=True)
 class InvocationOptions:
-    """What one invocation may do. `concurrency`: jobs running at once (threads)."""
+    """What one invocation may do. `concurrency`: jobs running at once (threads);
+    `batch_size`: jobs per claim, or None to adapt it to how fast jobs finish."""
 
     types: list[str] | None = None
-    batch_size: int = 10
+    batch_size: int | None = None
     time_budget_seconds: float = 50.0
     max_jobs: int | None = None
     concurrency: int = 32
 
     def __post_init__(self) -> None:
-        if not 1 <= self.batch_size <= 1000:
+        if self.batch_size is not None and not 1 <= self.batch_size <= MAX_CLAIM:
             raise InvalidInput(f"batch_size must be between 1 and 1000, got {self.batch_size}")
         if not self.time_budget_seconds > 0:
             raise InvalidInput(f"time_budget_seconds must be positive, got {self.time_budget_seconds}")
@@ -102,9 +113,11 @@ class _Invocation:
         self.started = time.monotonic()
         self.ends = self.started + options.time_budget_seconds
         self.report = InvocationReport(worker_id=worker_id)
+        self.job_log = JobLog(worker_id, settings.queue_worker_job_logs)
         self.infos: dict[str, JobTypeInfo] = {}
         self.claimed = 0
         self._last_round_seconds = float("inf")  # no prefetch before a round shows jobs are quick
+        self._claim_size = options.batch_size or min(options.concurrency, MAX_CLAIM)
         self._http: httpx.Client | None = None
         self._http_lock = threading.Lock()
         self._check_types()
@@ -166,6 +179,7 @@ class _Invocation:
         settled = self._run_round(pool, overlap, jobs)
         self._record(overlap.settle(settled))
         self._last_round_seconds = time.monotonic() - started
+        self._adapt_claim_size(len(jobs), pool.last_round_threaded)
         prefetched = overlap.claimed()
         jobs = self._claimed(prefetched) if prefetched is not None else self._claim(overlap)
         if not jobs and overlap.settling():
@@ -174,6 +188,14 @@ class _Invocation:
             self._record(overlap.settled())
             jobs = self._claim(overlap)
         return jobs
+
+    def _adapt_claim_size(self, claimed: int, threaded: int) -> None:
+        if self.options.batch_size is not None:
+            return
+        if threaded or self._last_round_seconds > SLOW_ROUND_SECONDS:
+            self._claim_size = min(self.options.concurrency, MAX_CLAIM)
+        elif claimed >= self._claim_size and self._last_round_seconds < PREFETCH_BELOW_SECONDS:
+            self._claim_size = min(self._claim_size * 2, MAX_CLAIM)
 
     def _prefetch(self, overlap: Overlap) -> None:
         """After a quick round, keep PREFETCH_DEPTH claims ahead. A prefetched job starts
@@ -205,7 +227,7 @@ class _Invocation:
         wanted = self.options.types or sorted(self.registry)
         types = [t for t in wanted if t in self.infos and self.infos[t].enabled
                  and self.infos[t].timeout_seconds <= left]
-        size = self.options.batch_size
+        size = self._claim_size
         if self.options.max_jobs is not None:
             size = min(size, self.options.max_jobs - self.claimed - ahead)
         return ClaimRequest(types, size) if types and size > 0 else None
@@ -222,18 +244,16 @@ class _Invocation:
             else:
                 timeout = float(job.lock_seconds or self.infos[job.type].timeout_seconds)
                 tasks.append(Task(job, module, payload, timeout, lease_ends))
-        settled.extend(pool.run_round(tasks))
+
+        def settle_early(done: list[Settlement]) -> None:
+            self._record(overlap.settle(done))
+
+        settled.extend(pool.run_round(tasks, settle_early))
         return settled
 
     def _record(self, outcomes: list[JobOutcome]) -> None:
         self.report.add(outcomes)
-        if not get_logger().isEnabledFor(logging.INFO):
-            outcomes = [o for o in outcomes if o.outcome != "completed"]  # only WARNING lines would show
-        for o in outcomes:
-            level = logging.INFO if o.outcome == "completed" else logging.WARNING
-            log_event(level, f"job {o.outcome}", job_id=str(o.id), type=o.type, attempt=o.attempt,
-                      outcome=o.outcome, duration_ms=round(o.duration_ms, 3), worker_id=self.worker_id,
-                      **({"error": o.error} if o.error else {}))
+        self.job_log.outcomes(outcomes, self.report)
 
     def _finish(self) -> None:
         self.report.duration_seconds = time.monotonic() - self.started

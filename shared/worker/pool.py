@@ -16,7 +16,7 @@ import itertools
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
 from uuid import UUID
@@ -28,6 +28,9 @@ from shared.queue.models import Job
 from shared.worker.runner import ContextParts, Settlement, build_context, execute, fail, release
 
 _POLL_SECONDS = 0.25  # longest wait between checks for overruns
+# While a round still runs, what finished is settled at least this often: a job's outcome
+# must not wait for the slowest job of its round.
+SETTLE_EARLY_SECONDS = 0.5
 
 
 @dataclass
@@ -66,9 +69,12 @@ class JobPool:
         self._stuck = 0  # threads still running an abandoned (timed-out) job
         self._keys = itertools.count(1)
         self.started: set[UUID] = set()  # jobs whose processor was called (side effects may have run)
+        self.last_round_threaded = 0  # tasks of the last round that needed a thread
 
-    def run_round(self, tasks: Iterable[Task]) -> list[Settlement]:
-        """Run every task; return one Settlement per task (in no particular order)."""
+    def run_round(self, tasks: Iterable[Task],
+                  settle_early: Callable[[list[Settlement]], None] | None = None) -> list[Settlement]:
+        """Run every task; return one Settlement per task (in no particular order), except
+        those handed to `settle_early` while the round was still running."""
         inline: list[Task] = []
         waiting: dict[int, Task] = {}
         for task in tasks:
@@ -77,10 +83,10 @@ class JobPool:
                 inline.append(task)
             else:
                 waiting[task.key] = task
+        self.last_round_threaded = len(waiting)
         self._submit(waiting.values())
         settled = [self._start(task, tracked=False) for task in inline]
-        settled.extend(self._collect(waiting))
-        return settled
+        return self._collect(waiting, settled, settle_early)
 
     def close(self) -> None:
         """Let idle threads exit; abandoned ones exit after their job."""
@@ -144,10 +150,12 @@ class JobPool:
             return release(job, f"not started: could not confirm its lease: {exc.message}")
         return None if renewed else Settlement(job, "lease_lost", error="lease lost before the job started")
 
-    def _collect(self, waiting: dict[int, Task]) -> list[Settlement]:
+    def _collect(self, waiting: dict[int, Task], settled: list[Settlement],
+                 settle_early: Callable[[list[Settlement]], None] | None) -> list[Settlement]:
         """Wait for the round's tasks; the caller wakes when all are done or a deadline may
-        have passed, not once per task (thousands of wake-ups cost more than no-op jobs)."""
-        settled: list[Settlement] = []
+        have passed, not once per task (thousands of wake-ups cost more than no-op jobs).
+        What finished goes to `settle_early` every SETTLE_EARLY_SECONDS while others run."""
+        early_at = time.monotonic() + SETTLE_EARLY_SECONDS
         while waiting:
             with self._lock:
                 self._wake_at = len(waiting)
@@ -163,6 +171,10 @@ class JobPool:
                 else:
                     settled.append(settlement)
             settled.extend(self._expire(waiting))
+            if settle_early is not None and settled and waiting and time.monotonic() >= early_at:
+                settle_early(settled)
+                settled = []
+                early_at = time.monotonic() + SETTLE_EARLY_SECONDS
         return settled
 
     def _wait_seconds(self) -> float:

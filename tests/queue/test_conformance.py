@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 import psycopg
 
 from shared.queue import QueueBackend
-from shared.queue.models import Completion, FailOutcome, Failure, Job, JobStatus, NewJob, Priority, Release
+from shared.queue.models import Completion, FailOutcome, Failure, Job, NewJob, Priority, Release
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -72,14 +72,19 @@ def test_enqueue_of_nothing_returns_nothing(backend: QueueBackend) -> None:
     assert backend.jobs_enqueue([]) == []
 
 
-def test_claim_returns_running_jobs_locked_by_the_worker(backend: QueueBackend) -> None:
+def test_claim_returns_running_jobs_locked_by_the_worker(backend: QueueBackend, conn: Conn) -> None:
     ids = enqueue(backend, 3)
     jobs = backend.jobs_claim("worker-a", None, 2)
     assert [job.id for job in jobs] == ids[:2]
     for job in jobs:
-        assert (job.status, job.locked_by, job.attempts) == (JobStatus.running, "worker-a", 1)
+        assert (job.type, job.attempts, job.max_attempts) == ("noop", 1, 3)
         assert job.locked_until is not None
-        assert job.locked_until > job.run_at
+        assert job.started_at is not None
+        assert job.locked_until > job.started_at
+    rows = conn.execute("select status::text, locked_by, claimed_by from job_queue where id = any(%s)",
+                        (ids[:2],)).fetchall()
+    assert [(r["status"], r["locked_by"], r["claimed_by"]) for r in rows] == [
+        ("running", "worker-a", "worker-a")] * 2
     assert [job.id for job in backend.jobs_claim("worker-b", None, 10)] == ids[2:]
 
 
@@ -92,17 +97,22 @@ def test_claim_only_takes_the_requested_types_and_lock_length(backend: QueueBack
     assert row(conn, noop_id)["status"] == "pending"
 
 
-def test_a_claimed_job_carries_every_field_it_was_enqueued_with(backend: QueueBackend) -> None:
+def test_a_claimed_job_carries_what_its_processor_needs_and_the_row_keeps_the_rest(
+        backend: QueueBackend, conn: Conn) -> None:
     owner = uuid4()
     [job_id] = backend.jobs_enqueue([NewJob(type="noop", payload={"x": {"y": [1]}}, max_attempts=4,
                                             priority=Priority.critical, idempotency_key="k",
                                             rate_limit_key="r", owner_id=owner)])
     job = claim_one(backend)
-    assert (job.id, job.payload, job.priority, job.max_attempts) == (job_id, {"x": {"y": [1]}}, "critical", 4)
-    assert (job.idempotency_key, job.rate_limit_key, job.owner_id) == ("k", "r", owner)
+    assert (job.id, job.type, job.payload, job.max_attempts, job.owner_id) == (
+        job_id, "noop", {"x": {"y": [1]}}, 4, owner)
+    assert (job.attempts, job.progress, job.result) == (1, 0, None)
     assert job.started_at is not None
-    assert job.finished_at is None
-    assert job.errors == []
+    assert job.lock_seconds == 30
+    row = conn.execute("select priority::text, idempotency_key, rate_limit_key, finished_at, errors "
+                       "from job_queue where id = %s", (job_id,)).fetchone()
+    assert row == {"priority": "critical", "idempotency_key": "k", "rate_limit_key": "r", "finished_at": None,
+                   "errors": []}
 
 
 def test_claim_with_nothing_ready_returns_an_empty_list(backend: QueueBackend) -> None:

@@ -111,7 +111,8 @@ def job(conn: Conn, job_id: UUID) -> dict[str, Any]:
 def history(conn: Conn, job_id: UUID) -> list[tuple[str | None, str]]:
     """(from_status, to_status) of every history row of `job_id`, oldest first."""
     rows = conn.execute(
-        "select from_status, to_status from job_status_history where job_id = %s order by id nulls last, at", (job_id,)
+        "select from_status, to_status from job_status_history where job_id = %s order by id nulls last, at",
+        (job_id,),
     ).fetchall()
     return [(row["from_status"], row["to_status"]) for row in rows]
 

@@ -6,14 +6,10 @@ Real: PostgreSQL; the files are executed as plain SQL, not through shared.queue.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from shared.config import REPO_ROOT
 from tests.sql.factories import Conn, connect, value
@@ -37,17 +33,6 @@ def test_each_file_ends_by_recording_its_own_version(path: Path) -> None:
         f"insert into queue.schema_migrations (version) values ('{_version(path)}') on conflict do nothing;"
     )
     assert last == expected
-
-
-@pytest.fixture
-def empty_db_url(pg_server_url: str) -> Iterator[str]:
-    """A database with nothing in it, dropped afterwards."""
-    name = f"qw_plain_{os.getpid()}"
-    with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-        yield psycopg.conninfo.make_conninfo(pg_server_url, dbname=name)
-        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def _run_files(conn: Conn) -> None:

@@ -24,7 +24,8 @@ def test_a_released_job_is_pending_again_without_losing_an_attempt(conn: Conn) -
     assert row["run_at"] - value(conn, "select now()") > timedelta(seconds=110)
     assert (
         value(
-            conn, "select note from job_status_history where job_id = %s order by id desc nulls first, at desc limit 1", (job_id,)
+            conn, "select note from job_status_history where job_id = %s "
+            "order by id desc nulls first, at desc limit 1", (job_id,)
         )
         == "rate limited"
     )

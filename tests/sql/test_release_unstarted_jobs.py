@@ -39,7 +39,8 @@ def test_started_jobs_and_other_workers_jobs_are_left_alone(conn: Conn) -> None:
     released = conn.execute(RELEASE, ("w", [str(started)], None)).fetchall()
     assert [row["id"] for row in released] == [unstarted]
     assert {job_id: job(conn, job_id) for job_id in before} == before
-    assert value(conn, "select note from job_status_history where job_id = %s order by id desc nulls first, at desc limit 1",
+    assert value(conn, "select note from job_status_history where job_id = %s "
+                 "order by id desc nulls first, at desc limit 1",
                  (unstarted,)) == "not started: the invocation failed"
 
 

@@ -19,7 +19,7 @@ from tests.sql.factories import Conn, fingerprint, make_job, sqlstate_of, value
 COLUMNS = {
     "job_queue": "created_at",
     "job_dead_letter": "failed_at",
-    "job_status_history": "note",
+    "job_status_events": "note",
     "job_types": "updated_at",
     "job_rate_limits": "created_at",
     "job_schedules": "updated_at",
@@ -60,6 +60,21 @@ def test_clients_cannot_change_any_queue_table(conn: Conn, role: str, table: str
         if table != "job_queue":
             _denied(conn, f"select * from public.{table}")
         _denied(conn, "select * from queue.settings")
+    assert fingerprint(conn) == before
+
+
+@pytest.mark.parametrize("role", ["anon", "authenticated"])
+def test_clients_can_neither_read_nor_write_the_history_view(conn: Conn, role: str) -> None:
+    """job_status_history is a view (over job_status_events and job_queue): not readable by
+    clients, and not writable by anyone (55000, a view with UNION ALL is not updatable)."""
+    make_job(conn, "running", owner_id=ALICE)
+    before = fingerprint(conn)
+    with as_role(conn, role, ALICE):
+        _denied(conn, "select * from public.job_status_history")
+        for query in ("delete from public.job_status_history",
+                      "insert into public.job_status_history default values",
+                      "update public.job_status_history set note = note"):
+            assert sqlstate_of(lambda q=query: conn.execute(q)).sqlstate in ("42501", "55000"), query
     assert fingerprint(conn) == before
 
 

@@ -1,4 +1,5 @@
-"""job_status_history: every status change of a job writes exactly one history row.
+"""job_status_history: every status change of a job is listed exactly once (stored as an event, or
+read from the job row for its current claim and its completion).
 
 Real: PostgreSQL. Faked: nothing.
 """
@@ -47,7 +48,8 @@ def test_a_job_that_goes_through_every_state_has_one_row_per_change(conn: Conn) 
         ("running", "completed"),
     ]
     workers = conn.execute(
-        "select worker_id from job_status_history where job_id = %s and to_status = 'running' order by id nulls last, at",
+        "select worker_id from job_status_history where job_id = %s and to_status = 'running' "
+        "order by id nulls last, at",
         (job_id,),
     ).fetchall()
     assert [row["worker_id"] for row in workers] == ["w1", "w2", "w3", "w4"]
@@ -84,3 +86,19 @@ def test_a_batch_of_changes_writes_one_row_per_job(conn: Conn) -> None:
         "dead_letter": 10,
     }
     assert_history_matches_states(conn)
+
+
+def test_a_claim_and_a_completion_are_read_from_the_row_not_stored_as_events(conn: Conn) -> None:
+    """The hot path writes no event rows; the view still lists both transitions with their worker."""
+    job_id = enqueue(conn)
+    stored = value(conn, "select count(*) from job_status_events where job_id = %s", (job_id,))
+    assert [row["id"] for row in claim(conn, "w9")] == [job_id]
+    assert value(conn, "select complete_job(%s, null, 'w9')", (job_id,)) is True
+    assert value(conn, "select count(*) from job_status_events where job_id = %s", (job_id,)) == stored == 1
+    rows = conn.execute("select id, from_status, to_status, worker_id, at from job_status_history "
+                        "where job_id = %s order by id nulls last, at", (job_id,)).fetchall()
+    assert [(r["from_status"], r["to_status"], r["worker_id"]) for r in rows] == [
+        (None, "pending", None), ("pending", "running", "w9"), ("running", "completed", "w9")]
+    job = conn.execute("select started_at, finished_at from job_queue where id = %s", (job_id,)).fetchone()
+    assert [r["at"] for r in rows[1:]] == [job["started_at"], job["finished_at"]]
+    assert [r["id"] for r in rows[1:]] == [None, None]

@@ -41,7 +41,7 @@ def test_the_invocation_is_recorded_in_worker_runs_with_its_counts(
     assert row is not None
     assert row["finished_at"] is not None
     assert (row["claimed"], row["completed"], row["retried"], row["dead_lettered"]) == (4, 3, 1, 0)
-    assert row["meta"]["batch_size"] == 10
+    assert row["meta"]["batch_size"] is None  # adaptive
     assert report.by_type == {"t_a": {"completed": 3}, "t_b": {"retried": 1}}
     as_json = json.loads(json.dumps(report.to_dict()))
     assert as_json["claimed"] == 4
@@ -59,10 +59,31 @@ def test_an_empty_queue_still_records_the_run(backend: PostgresBackend, settings
     assert row["finished_at"] is not None
 
 
-def test_one_log_line_per_job_and_per_invocation_without_the_payload(
+def test_by_default_completions_are_counted_and_only_the_rest_get_a_line(
+        backend: PostgresBackend, settings: Settings, add_type: AddType,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    add_type("t_quiet", max_attempts=2)
+
+    def flaky(payload: Any, ctx: JobContext) -> Any:
+        if payload.n == 1:
+            raise RetryableError("flaky")
+        return None
+
+    ids = enqueue(backend, "t_quiet", {"n": 0}, {"n": 1}, {"n": 0})
+    run_invocation(backend, settings, InvocationOptions(time_budget_seconds=BUDGET),
+                   registry={"t_quiet": processor("t_quiet", flaky, Counted)})
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(line["message"], line["job_id"]) for line in lines if "job_id" in line] == [
+        ("job retried", str(ids[1]))]
+    (end,) = [line for line in lines if line["message"] == "invocation finished"]
+    assert (end["claimed"], end["completed"], end["retried"]) == (3, 2, 1)
+
+
+def test_with_job_logs_all_one_line_per_job_and_per_invocation_without_the_payload(
         backend: PostgresBackend, settings: Settings, add_type: AddType,
         capsys: pytest.CaptureFixture[str]) -> None:
     add_type("t_log")
+    settings = settings.model_copy(update={"queue_worker_job_logs": "all"})
     ids = enqueue(backend, "t_log", {"secret_token": "hunter2"}, {"secret_token": "hunter2"})
     report = run_invocation(backend, settings, InvocationOptions(time_budget_seconds=BUDGET),
                             registry={"t_log": processor("t_log", ok, Anything)})
@@ -85,6 +106,7 @@ def test_one_log_line_per_job_and_per_invocation_without_the_payload(
 def test_a_fresh_process_logs_completed_jobs_at_info(
         backend: PostgresBackend, settings: Settings, add_type: AddType,
         capsys: pytest.CaptureFixture[str]) -> None:
+    settings = settings.model_copy(update={"queue_worker_job_logs": "all"})
     logger = logging.getLogger(LOGGER_NAME)
     handlers, level = logger.handlers[:], logger.level
     logger.handlers.clear()  # as in a process that has not logged anything yet
