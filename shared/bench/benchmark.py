@@ -5,9 +5,9 @@ Against the direct-Postgres path (PostgresBackend), it measures:
 - drain rate: N `noop` jobs run by `run_invocation` (`workers` processes at once), the
   median over `runs` runs, each on a freshly enqueued backlog;
 - claim round trip (get_next_job of `batch_size`, fetch included), median and p95;
-- the same drain with shipped defaults: what a plain `POST /` does (batch 10, budget 50 s,
-  every type), invocation after invocation, with the INFO line per job production writes
-  (to /dev/null), next to the tuned figure;
+- the same drain with shipped defaults: what a plain `POST /` does (the settings' claim
+  size and budget, every type), invocation after invocation, with the log output
+  production has at INFO (to /dev/null), next to the tuned figure;
 - pickup latency per wake-up mode (shared/bench/pickup.py), enqueue commit -> start on
   the database's clock, median, p95 and p99: the worker invoked right after the enqueue,
   and a resident worker woken by NOTIFY; and the backlog wait in the drain runs.
@@ -185,7 +185,7 @@ def format_results(r: dict[str, Any]) -> str:
         f"  drain                   {r['drain']['jobs_per_s_median']:>10,} jobs/s (median of "
         f"{', '.join(f'{x:,}' for x in r['drain']['jobs_per_s_runs'])})",
         f"  drain, shipped defaults {shipped['jobs_per_s_median']:>10,} jobs/s (median of "
-        f"{', '.join(f'{x:,}' for x in shipped['jobs_per_s_runs'])}; batch 10, INFO job logs, as POST /)",
+        f"{', '.join(f'{x:,}' for x in shipped['jobs_per_s_runs'])}; as a plain POST /, INFO logs)",
         f"  claim round trip        {claim['median']:>10} ms median, {claim['p95']} ms p95 "
         f"({claim['samples']} claims)",
         f"  pickup, invoked at once {at_once['median']:>10} ms median, {at_once['p99']} ms p99 "

@@ -72,8 +72,8 @@ def drain(url: str, ids: Sequence[UUID], batch_size: int, workers: int,
 
 def drain_with_defaults(url: str, ids: Sequence[UUID]) -> DrainResult:
     """What a scheduler's plain `POST /` does, back to back until the backlog is gone:
-    `run_invocation` with the shipped InvocationOptions and settings, every type, and a
-    JSON line per job at INFO as production logs them (written to /dev/null here)."""
+    `run_invocation` with the shipped settings (claim size, budget), every type, and the
+    log lines production writes at INFO (formatted and written, to /dev/null here)."""
     settings = Settings(database_url=url, _env_file=None)
     defaults = InvocationOptions(batch_size=settings.queue_worker_default_batch,
                                  time_budget_seconds=settings.queue_worker_time_budget_seconds)

@@ -74,7 +74,7 @@ def add_work(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     work.add_argument("--concurrency", type=cli_args.positive_int, default=32, metavar="N",
                       help="jobs running at once (default 32)")
     work.add_argument("--batch", type=cli_args.batch_size, metavar="N",
-                      help="jobs per claim, 1-1000 (default QUEUE_WORKER_DEFAULT_BATCH)")
+                      help="jobs per claim, 1-1000 (default QUEUE_WORKER_DEFAULT_BATCH, else adaptive)")
     work.add_argument("--budget", type=cli_args.interval, default=resident.DEFAULT_BUDGET_SECONDS,
                       metavar="DURATION",
                       help="length of one invocation; types whose timeout exceeds it are never claimed "
