@@ -5,9 +5,13 @@ Against the direct-Postgres path (PostgresBackend), it measures:
 - drain rate: N `noop` jobs run by `run_invocation` (`workers` processes at once), the
   median over `runs` runs, each on a freshly enqueued backlog;
 - claim round trip (get_next_job of `batch_size`, fetch included), median and p95;
-- pickup latency: enqueue one job, invoke the worker, enqueue -> processor start (both
-  clocks the database's), median and p95; and the backlog wait in the drain runs.
-Per-job log lines are switched off while it runs (thousands of lines a second would
+- the same drain with shipped defaults: what a plain `POST /` does (the settings' claim
+  size and budget, every type), invocation after invocation, with the log output
+  production has at INFO (to /dev/null), next to the tuned figure;
+- pickup latency per wake-up mode (shared/bench/pickup.py), enqueue commit -> start on
+  the database's clock, median, p95 and p99: the worker invoked right after the enqueue,
+  and a resident worker woken by NOTIFY; and the backlog wait in the drain runs.
+Per-job log lines are switched off in the tuned runs (thousands of lines a second would
 measure the terminal). It refuses to run while other `noop` jobs are pending, and
 deletes the jobs it made. Not a test: nothing here asserts a speed.
 """
@@ -26,7 +30,8 @@ from uuid import UUID
 
 import psycopg
 
-from shared.bench.drain import DrainResult, drain, pending_noop
+from shared.bench import pickup
+from shared.bench.drain import DrainResult, drain, drain_with_defaults, pending_noop
 from shared.config import Settings
 from shared.logs import LOGGER_NAME
 from shared.queue.errors import QueueError
@@ -35,7 +40,7 @@ from shared.worker.invocation import InvocationOptions, run_invocation
 
 BULK_CHUNK = 10_000  # enqueue_jobs takes at most this many per call
 SINGLE_MAX = 1_000  # one-at-a-time enqueues measured (they are slow by nature)
-PICKUP_TRIALS = 30
+PICKUP_TRIALS = 100
 
 
 def run_bench(database_url: str, jobs: int = 10_000, runs: int = 3, batch_size: int = 1000, workers: int = 1,
@@ -66,8 +71,12 @@ def _check(jobs: int, runs: int, batch_size: int, workers: int) -> None:
 def _measure(backend: Any, settings: Settings, url: str, jobs: int, runs: int, batch_size: int, workers: int,
              progress: Any) -> dict[str, Any]:
     single = _enqueue_one_at_a_time(backend, settings, min(jobs, SINGLE_MAX))
-    pickup = _pickup_latency(backend, settings, url, min(jobs, PICKUP_TRIALS))
+    trials = min(jobs, PICKUP_TRIALS)
+    pickups = {"at_once": _pickup(url, pickup.invoked_at_once(backend, settings, trials))}
+    resident_ids, notified_by = pickup.resident(backend, url, trials)
+    pickups["resident"] = _pickup(url, resident_ids)
     drains: list[DrainResult] = []
+    defaults: list[DrainResult] = []
     bulk_rates: list[float] = []
     for run in range(1, runs + 1):
         started = time.perf_counter()
@@ -75,7 +84,13 @@ def _measure(backend: Any, settings: Settings, url: str, jobs: int, runs: int, b
         bulk_rates.append(jobs / (time.perf_counter() - started))
         drains.append(drain(url, ids, batch_size, workers, _label(progress, run, runs, jobs)))
         _delete(url, ids)
-    return _results(url, jobs, runs, batch_size, workers, single, bulk_rates, pickup, drains)
+        ids = _enqueue_bulk(backend, jobs)
+        defaults.append(drain_with_defaults(url, ids))
+        _delete(url, ids)
+    result = _results(url, jobs, runs, batch_size, workers, single, bulk_rates, pickups, drains)
+    result["drain_shipped_defaults"] = _drain_summary(defaults)
+    result["pickup_resident_ms"]["notify_sent_by"] = notified_by
+    return result
 
 
 def _label(progress: Any, run: int, runs: int, jobs: int) -> Any:
@@ -105,17 +120,11 @@ def _enqueue_bulk(backend: Any, count: int) -> list[UUID]:
     return ids
 
 
-def _pickup_latency(backend: Any, settings: Settings, url: str, trials: int) -> list[float]:
-    """Enqueue one job then invoke the worker, `trials` times: enqueue -> start, in ms."""
-    ids = []
-    for i in range(trials):
-        ids.extend(backend.jobs_enqueue([NewJob(type="noop", payload={"i": i})]))
-        run_invocation(backend, settings, _options(1))
-    with psycopg.connect(url, autocommit=True) as conn:
-        rows = conn.execute("select extract(epoch from started_at - created_at) * 1000 from job_queue "
-                            "where id = any(%s)", (ids,)).fetchall()
+def _pickup(url: str, ids: list[UUID]) -> list[float]:
+    """The jobs' enqueue -> start waits (ms); the jobs are deleted."""
+    waits = pickup.waits_ms(url, ids)
     _delete(url, ids)
-    return [float(row[0]) for row in rows]
+    return waits
 
 
 def _delete(url: str, ids: Sequence[UUID]) -> None:
@@ -126,28 +135,36 @@ def _delete(url: str, ids: Sequence[UUID]) -> None:
 
 
 def _results(url: str, jobs: int, runs: int, batch_size: int, workers: int, single: float,
-             bulk: list[float], pickup: list[float], drains: list[DrainResult]) -> dict[str, Any]:
+             bulk: list[float], pickups: dict[str, list[float]], drains: list[DrainResult]) -> dict[str, Any]:
     claims = [ms for d in drains for ms in d.claim_ms]
     waits = [ms for d in drains for ms in d.wait_ms]
     return {
         "database": _describe(url), "jobs": jobs, "runs": runs, "batch_size": batch_size, "workers": workers,
         "enqueue": {"one_at_a_time_jobs_per_s": round(single),
                     "bulk_jobs_per_s": round(statistics.median(bulk))},
-        "drain": {"jobs_per_s_median": round(statistics.median(d.rate for d in drains)),
-                  "jobs_per_s_runs": [round(d.rate) for d in drains],
-                  "completed_runs": [d.completed for d in drains]},
+        "drain": _drain_summary(drains),
         "claim_round_trip_ms": _summary(claims),
-        "pickup_latency_ms": _summary(pickup),
+        "pickup_latency_ms": _summary(pickups["at_once"]),
+        "pickup_resident_ms": _summary(pickups["resident"]),
         "backlog_wait_ms": _summary(waits),
     }
 
 
-def _summary(values: list[float]) -> dict[str, float | int]:
+def _drain_summary(drains: list[DrainResult]) -> dict[str, Any]:
+    return {"jobs_per_s_median": round(statistics.median(d.rate for d in drains)),
+            "jobs_per_s_runs": [round(d.rate) for d in drains],
+            "completed_runs": [d.completed for d in drains]}
+
+
+def _summary(values: list[float]) -> dict[str, Any]:
     if not values:
-        return {"median": 0.0, "p95": 0.0, "samples": 0}
+        return {"median": 0.0, "p95": 0.0, "p99": 0.0, "samples": 0}
     ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"median": round(statistics.median(ordered), 3), "p95": round(p95, 3), "samples": len(ordered)}
+
+    def rank(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 3)
+    return {"median": round(statistics.median(ordered), 3), "p95": rank(0.95), "p99": rank(0.99),
+            "samples": len(ordered)}
 
 
 def _describe(url: str) -> str:
@@ -158,7 +175,8 @@ def _describe(url: str) -> str:
 
 def format_results(r: dict[str, Any]) -> str:
     """The human summary of run_bench's dict."""
-    claim, pickup, wait = r["claim_round_trip_ms"], r["pickup_latency_ms"], r["backlog_wait_ms"]
+    claim, wait = r["claim_round_trip_ms"], r["backlog_wait_ms"]
+    at_once, resident, shipped = r["pickup_latency_ms"], r["pickup_resident_ms"], r["drain_shipped_defaults"]
     return "\n".join([
         f"queue-worker bench: {r['jobs']} noop jobs x {r['runs']} runs, batch {r['batch_size']}, "
         f"{r['workers']} worker process(es), {r['database']}",
@@ -166,10 +184,15 @@ def format_results(r: dict[str, Any]) -> str:
         f"  enqueue, bulk           {r['enqueue']['bulk_jobs_per_s']:>10,} jobs/s (median)",
         f"  drain                   {r['drain']['jobs_per_s_median']:>10,} jobs/s (median of "
         f"{', '.join(f'{x:,}' for x in r['drain']['jobs_per_s_runs'])})",
+        f"  drain, shipped defaults {shipped['jobs_per_s_median']:>10,} jobs/s (median of "
+        f"{', '.join(f'{x:,}' for x in shipped['jobs_per_s_runs'])}; as a plain POST /, INFO logs)",
         f"  claim round trip        {claim['median']:>10} ms median, {claim['p95']} ms p95 "
         f"({claim['samples']} claims)",
-        f"  pickup, enqueue->start  {pickup['median']:>10} ms median, {pickup['p95']} ms p95 "
-        "(worker invoked right after enqueue)",
+        f"  pickup, invoked at once {at_once['median']:>10} ms median, {at_once['p99']} ms p99 "
+        f"({at_once['samples']} trials: enqueue, then run_invocation)",
+        f"  pickup, resident worker {resident['median']:>10} ms median, {resident['p99']} ms p99 "
+        f"({resident['samples']} trials: queue-worker work woken by NOTIFY, sent by the "
+        f"{resident['notify_sent_by']})",
         f"  backlog wait in drain   {wait['median']:>10} ms median, {wait['p95']} ms p95",
     ])
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from queue import Empty
 from typing import Any
@@ -65,6 +68,44 @@ def drain(url: str, ids: Sequence[UUID], batch_size: int, workers: int,
     finally:
         stop_polling()
     return DrainResult(completed / seconds, completed, claim_ms, _waits(url, ids))
+
+
+def drain_with_defaults(url: str, ids: Sequence[UUID]) -> DrainResult:
+    """What a scheduler's plain `POST /` does, back to back until the backlog is gone:
+    `run_invocation` with the shipped settings (claim size, budget), every type, and the
+    log lines production writes at INFO (formatted and written, to /dev/null here)."""
+    settings = Settings(database_url=url, _env_file=None)
+    defaults = InvocationOptions(batch_size=settings.queue_worker_default_batch,
+                                 time_budget_seconds=settings.queue_worker_time_budget_seconds)
+    backend = PostgresBackend(url)
+    completed = 0
+    try:
+        with _production_logs():
+            started = time.perf_counter()
+            while completed < len(ids):
+                report = run_invocation(backend, settings, defaults)
+                completed += report.completed
+                if not report.claimed:
+                    break
+            seconds = time.perf_counter() - started
+    finally:
+        backend.close()
+    return DrainResult(completed / seconds, completed, [], _waits(url, ids))
+
+
+@contextmanager
+def _production_logs() -> Iterator[None]:
+    """INFO job lines, formatted and written as in production, to /dev/null."""
+    logger = logging.getLogger(LOGGER_NAME)
+    level, stderr = logger.level, sys.stderr
+    with open(os.devnull, "w") as devnull:
+        logger.setLevel(logging.INFO)
+        sys.stderr = devnull
+        try:
+            yield
+        finally:
+            sys.stderr = stderr
+            logger.setLevel(level)
 
 
 def options(batch_size: int) -> InvocationOptions:

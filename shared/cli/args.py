@@ -21,6 +21,9 @@ class UsageError(Exception):
 
 def duration(text: str) -> float:
     """Seconds from `5s`, `2m`, `1h`, `250ms` or a bare number of seconds (`60`)."""
+    if text.strip().startswith("-"):
+        raise argparse.ArgumentTypeError(f"{text!r} is negative: a duration is positive; "
+                                         "use e.g. 5s, 2m, 1h or 60")
     match = _DURATION.match(text)
     if match is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration: use e.g. 5s, 2m, 1h or 60")

@@ -59,11 +59,16 @@ def summary(report: InvocationReport) -> str:
             f"({report.duration_seconds:.2f} s, worker {report.worker_id})")
 
 
-def process_options(args: argparse.Namespace, settings: Settings) -> InvocationOptions:
+def check_types(names: list[str] | None) -> None:
+    """UsageError unless every name has a processor."""
     known = load_registry()
-    unknown = [name for name in args.type or () if name not in known]
+    unknown = [name for name in names or () if name not in known]
     if unknown:
         raise UsageError(f"unknown job type(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+
+
+def process_options(args: argparse.Namespace, settings: Settings) -> InvocationOptions:
+    check_types(args.type)
     return InvocationOptions(types=args.type, batch_size=args.batch or settings.queue_worker_default_batch,
                              time_budget_seconds=args.budget or settings.queue_worker_time_budget_seconds,
                              max_jobs=args.max_jobs)

@@ -4,6 +4,7 @@
     queue-worker migrate                  apply the SQL migrations
     queue-worker enqueue TYPE [JSON]      validate and enqueue a job
     queue-worker process --once           run one worker invocation here
+    queue-worker work                     a resident worker, woken by LISTEN/NOTIFY
     queue-worker stats | health           the queue's numbers / health checks
     queue-worker dlq list | replay ID     the dead letter queue
     queue-worker bench                    the no-op throughput benchmark

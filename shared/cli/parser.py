@@ -7,7 +7,9 @@ import argparse
 from shared.cli import admin as cli_admin
 from shared.cli import args as cli_args
 from shared.cli import jobs as cli_jobs
+from shared.cli import work as cli_work
 from shared.queue.models import Priority
+from shared.worker import resident
 
 
 def _sub(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str, run: object,
@@ -58,6 +60,31 @@ def add_process(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     process.add_argument("--json", action="store_true", help="print each invocation's full report as JSON")
 
 
+def add_work(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    work = _sub(subparsers, "work", cli_work.cmd_work, "run a resident worker, woken by LISTEN/NOTIFY",
+                "A long-running worker for hosts that keep a process (a container, Cloud Run with minimum "
+                "instances, a VM). It runs invocations back to back and, when nothing is ready, sleeps until "
+                "a NOTIFY on queue_worker_jobs says jobs arrived (or --poll-interval passes: the backstop "
+                "for delayed jobs and retries). Every minute it also recovers stuck jobs and enqueues due "
+                "schedules. Behind a transaction-mode pooler (port 6543, PgBouncer) LISTEN cannot work: it "
+                "says so and polls; use the direct or session connection string. SIGTERM or Ctrl-C: stop "
+                "claiming, finish running jobs, give back the rest, exit 0; a second signal exits at once.")
+    work.add_argument("--types", "--type", dest="types", type=cli_args.job_types, metavar="TYPES",
+                      help="only these types: email,audio (default all); their NOTIFYs alone wake it")
+    work.add_argument("--concurrency", type=cli_args.positive_int, default=32, metavar="N",
+                      help="jobs running at once (default 32)")
+    work.add_argument("--batch", type=cli_args.batch_size, metavar="N",
+                      help="jobs per claim, 1-1000 (default QUEUE_WORKER_DEFAULT_BATCH, else adaptive)")
+    work.add_argument("--budget", type=cli_args.interval, default=resident.DEFAULT_BUDGET_SECONDS,
+                      metavar="DURATION",
+                      help="length of one invocation; types whose timeout exceeds it are never claimed "
+                      "(default 1h)")
+    work.add_argument("--poll-interval", type=cli_args.interval, default=resident.DEFAULT_POLL_SECONDS,
+                      metavar="DURATION",
+                      help="look for ready jobs at least this often even without a NOTIFY: delayed jobs "
+                      "and retries are picked up within it (default 2s)")
+
+
 def add_reports(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _sub(subparsers, "stats", cli_jobs.cmd_stats, "print queue_stats() as JSON")
     _sub(subparsers, "health", cli_jobs.cmd_health, "print the health checks; exit 1 unless ok")
@@ -89,6 +116,6 @@ def build_parser() -> argparse.ArgumentParser:
                                      "stateless HTTP-triggered functions.")
     parser.set_defaults(run=None, command="", parser=parser)
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for add in (add_dev, add_admin, add_enqueue, add_process, add_reports):
+    for add in (add_dev, add_admin, add_enqueue, add_process, add_work, add_reports):
         add(subparsers)
     return parser

@@ -16,6 +16,7 @@ import httpx
 from shared.config import Settings
 from shared.queue import QueueBackend
 from shared.queue.errors import QueueError
+from shared.worker.maintenance import maintain
 
 
 class Scheduler(threading.Thread):
@@ -42,15 +43,14 @@ class Scheduler(threading.Thread):
     def maintain(self) -> None:
         """cleanup_stuck_jobs and enqueue_due_schedules, as pg_cron does in production."""
         try:
-            recovered = self.backend.jobs_cleanup_stuck()
-            scheduled = self.backend.rpc("enqueue_due_schedules", {})
+            done = maintain(self.backend)
         except QueueError as exc:
             say(f"maintenance failed: {exc.message}")
             return
-        if recovered:
-            say(f"recovered {recovered} stuck job(s)")
-        if scheduled:
-            say(f"enqueued {scheduled} recurring job(s)")
+        if done.recovered:
+            say(f"recovered {done.recovered} stuck job(s)")
+        if done.scheduled:
+            say(f"enqueued {done.scheduled} recurring job(s)")
 
     def trigger(self) -> None:
         """POST the function once and print what it did."""

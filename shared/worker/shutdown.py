@@ -13,6 +13,7 @@ graceful shutdown afterwards.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -76,6 +77,31 @@ def stop_on_signals() -> Iterator[threading.Event]:
 
     def handler(signum: int, frame: FrameType | None) -> None:
         stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def stop_then_exit_on_signals(on_stop: Callable[[str], None],
+                              on_exit: Callable[[str], None]) -> Iterator[threading.Event]:
+    """Like stop_on_signals for a long-running worker: the first SIGINT/SIGTERM sets the
+    event (and calls `on_stop` with the signal's name); a second one calls `on_exit`, then
+    ends the process at once with 128 + the signal number, jobs still running left to
+    their locks (cleanup_stuck_jobs gives them back). Main thread only."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if stop.is_set():
+            on_exit(name)
+            os._exit(128 + signum)
+        stop.set()
+        on_stop(name)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

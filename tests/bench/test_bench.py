@@ -25,7 +25,11 @@ def test_a_tiny_benchmark_drains_every_job_and_reports_json(
     assert result["drain"]["jobs_per_s_median"] > 0
     assert result["enqueue"]["one_at_a_time_jobs_per_s"] > 0
     assert result["claim_round_trip_ms"]["samples"] >= 2 * 3  # 40 jobs in claims of at most 16
-    assert result["pickup_latency_ms"]["samples"] == 30
+    assert result["pickup_latency_ms"]["samples"] == 40  # one trial per job, at most 100
+    assert result["pickup_resident_ms"]["samples"] == 40
+    assert result["pickup_resident_ms"]["notify_sent_by"] in {"trigger", "bench"}
+    assert 0 < result["pickup_resident_ms"]["median"] <= result["pickup_resident_ms"]["p99"]
+    assert result["drain_shipped_defaults"]["completed_runs"] == [40, 40]
     assert result["backlog_wait_ms"]["samples"] == 80
     assert conn.execute("select count(*) as n from job_queue").fetchone() == {"n": 0}
 
@@ -36,6 +40,8 @@ def test_several_worker_processes_share_the_drain(db_url: str, capsys: pytest.Ca
     assert result["drain"]["completed_runs"] == [60]
     assert "jobs/s" in out
     assert "2 worker process(es)" in out
+    assert "drain, shipped defaults" in out
+    assert "pickup, resident worker" in out
     assert "drain run 1/1" in err  # the progress bar goes to stderr
 
 
