@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Priority(StrEnum):
@@ -41,14 +41,11 @@ class Job(BaseModel):
     progress: int = 0
     result: Any = None
     owner_id: UUID | None = None
-    # Set by the worker that claimed it (shared.worker.overlap): when the claim's lock ends on
-    # its monotonic clock. On the job, not in a dict by id: hashing a UUID per job is costly.
-    _lease_ends: float = PrivateAttr(0.0)
 
 
 # What a worker reads of a claimed row: decoding the other 15 columns (two of them jsonb)
 # for every job cost more than running a no-op job.
-CLAIM_COLUMNS = ", ".join(Job.model_fields)  # private attributes are not fields
+CLAIM_COLUMNS = ", ".join(Job.model_fields)
 
 
 class NewJob(BaseModel):

@@ -54,19 +54,24 @@ class Overlap:
                                             thread_name_prefix="queue-worker-db")
         self._settles: deque[Future[list[JobOutcome]]] = deque()  # oldest first
         self._claims: deque[tuple[int, Future[list[Job]]]] = deque()  # (batch size, claim) oldest first
+        # Claimed job object (its id()) -> monotonic time its claim's lock ends. Keyed by the
+        # object, popped when the job is taken: hashing a UUID per job costs more than a no-op job.
+        self._lease_ends: dict[int, float] = {}
         self._lock = threading.Lock()
 
     def claim_now(self, request: ClaimRequest) -> list[Job]:
         sent = time.monotonic()
         jobs = self._backend.jobs_claim(self._worker_id, request.types, request.batch_size)
-        for job in jobs:
-            job._lease_ends = sent + lease_seconds(job)
+        ends = {id(job): sent + lease_seconds(job) for job in jobs}
+        with self._lock:
+            self._lease_ends.update(ends)
         return jobs
 
     def lease_ends(self, job: Job) -> float:
         """When `job`'s lock from its claim ends, on this process's monotonic clock (at the
         earliest: the database started the lock no sooner than the claim was sent)."""
-        return job._lease_ends
+        with self._lock:
+            return self._lease_ends.pop(id(job))
 
     def prefetch(self, request: ClaimRequest) -> None:
         """Start claiming a later round; `claimed()` returns the rounds in order."""
