@@ -46,7 +46,9 @@ def fake_pg_net(conn: Conn) -> Conn:
         returns bigint language sql as
           $$ insert into net.calls (url, headers) values (url, headers) returning id $$;
     """)
-    conn.execute("update queue.settings set value = to_jsonb(%s::text) where key = 'worker_url'", (WORKER_URL,))
+    conn.execute(
+        "update queue.settings set value = to_jsonb(%s::text) where key = 'worker_url'", (WORKER_URL,)
+    )
     return conn
 
 
@@ -62,40 +64,52 @@ def bulk(conn: Conn, jobs: list[dict[str, Any]]) -> None:
     conn.execute("select count(*) from enqueue_jobs(%s::jsonb)", (json.dumps(jobs),))
 
 
-def test_a_bulk_enqueue_of_10000_jobs_sends_one_notification(conn: Conn, listener: psycopg.Connection[Any]) -> None:
+def test_a_bulk_enqueue_of_10000_jobs_sends_one_notification(
+    conn: Conn, listener: psycopg.Connection[Any]
+) -> None:
     bulk(conn, [{"type": "noop", "payload": {"i": i}} for i in range(10_000)])
     assert notifications(listener) == [{"types": ["noop"]}]
     assert len(kicks(conn)) == 1
 
 
-def test_each_enqueue_statement_notifies_with_the_types_it_added(conn: Conn,
-                                                                  listener: psycopg.Connection[Any]) -> None:
+def test_each_enqueue_statement_notifies_with_the_types_it_added(
+    conn: Conn, listener: psycopg.Connection[Any]
+) -> None:
     enqueue(conn, "noop")
     bulk(conn, [{"type": "noop"}, {"type": "email", "payload": {}}])
     assert notifications(listener) == [{"types": ["noop"]}, {"types": ["email", "noop"]}]
 
 
-def test_identical_notifies_of_one_transaction_arrive_once(db_url: str, listener: psycopg.Connection[Any]) -> None:
+def test_identical_notifies_of_one_transaction_arrive_once(
+    db_url: str, listener: psycopg.Connection[Any]
+) -> None:
     with psycopg.connect(db_url, row_factory=dict_row) as tx:
         for _ in range(3):
             enqueue(tx, "noop")
     assert notifications(listener) == [{"types": ["noop"]}]
 
 
-def test_jobs_due_later_send_no_notification_and_no_kick(conn: Conn, listener: psycopg.Connection[Any]) -> None:
+def test_jobs_due_later_send_no_notification_and_no_kick(
+    conn: Conn, listener: psycopg.Connection[Any]
+) -> None:
     enqueue(conn, "noop", run_at="2999-01-01T00:00:00Z")
     bulk(conn, [{"type": "noop", "run_at": "2999-01-01T00:00:00Z"}])
     assert notifications(listener) == []
     assert kicks(conn) == []
 
 
-def test_a_released_job_notifies_again_and_a_claim_does_not(conn: Conn, listener: psycopg.Connection[Any]) -> None:
+def test_a_released_job_notifies_again_and_a_claim_does_not(
+    conn: Conn, listener: psycopg.Connection[Any]
+) -> None:
     job_id = enqueue(conn, "email")
     assert notifications(listener) == [{"types": ["email"]}]
     claim(conn, "w1")
     assert notifications(listener) == []
-    released = value(conn, "select count(*) from release_jobs(%s::jsonb, 'w1')",
-                     (json.dumps([{"id": str(job_id), "reason": "shutdown"}]),))
+    released = value(
+        conn,
+        "select count(*) from release_jobs(%s::jsonb, 'w1')",
+        (json.dumps([{"id": str(job_id), "reason": "shutdown"}]),),
+    )
     assert released == 1
     assert notifications(listener) == [{"types": ["email"]}]
 
@@ -107,7 +121,12 @@ def test_pg_net_kicks_are_coalesced_while_one_is_in_flight(fake_pg_net: Conn) ->
     bulk(conn, [{"type": "email", "payload": {}}] * 3)
     assert posted_urls(conn) == [WORKER_URL + "?action=process"]
     (kick,) = kicks(conn)
-    assert (kick["kick_group"], kick["via"], kick["request_id"], kick["answered_at"]) == ("default", "pg_net", 1, None)
+    assert (kick["kick_group"], kick["via"], kick["request_id"], kick["answered_at"]) == (
+        "default",
+        "pg_net",
+        1,
+        None,
+    )
 
 
 def test_a_kick_older_than_the_window_is_sent_again(fake_pg_net: Conn) -> None:
@@ -159,11 +178,13 @@ def test_a_named_group_posts_the_worker_for_its_types_only(fake_pg_net: Conn) ->
     assert posted_urls(conn) == [WORKER_URL + "?action=process&type=audio%2Cpayout"]
 
 
-def test_kick_http_off_keeps_the_notify_and_records_a_notify_kick(fake_pg_net: Conn,
-                                                                  listener: psycopg.Connection[Any]) -> None:
+def test_kick_http_off_keeps_the_notify_and_records_a_notify_kick(
+    fake_pg_net: Conn, listener: psycopg.Connection[Any]
+) -> None:
     conn = fake_pg_net
-    assert conn.execute("select configure_kicks(p_http => false)").fetchone() == {"configure_kicks": {
-        "kick_window_ms": 2000, "kick_answer_seconds": 30, "kick_http": False}}
+    assert conn.execute("select configure_kicks(p_http => false)").fetchone() == {
+        "configure_kicks": {"kick_window_ms": 2000, "kick_answer_seconds": 30, "kick_http": False}
+    }
     enqueue(conn, "noop")
     assert posted_urls(conn) == []
     assert [k["via"] for k in kicks(conn)] == ["notify"]
@@ -184,7 +205,10 @@ def test_a_failing_post_does_not_fail_the_enqueue(fake_pg_net: Conn) -> None:
 
 
 def test_concurrent_enqueuers_write_one_kick(db_url: str, conn: Conn) -> None:
-    with psycopg.connect(db_url, row_factory=dict_row) as a, psycopg.connect(db_url, row_factory=dict_row) as b:
+    with (
+        psycopg.connect(db_url, row_factory=dict_row) as a,
+        psycopg.connect(db_url, row_factory=dict_row) as b,
+    ):
         enqueue(a, "noop")  # holds the group's kick lock until it commits
         enqueue(b, "noop")  # sees no kick yet, cannot take the lock: leaves it to a
         a.commit()
@@ -207,7 +231,8 @@ def test_health_shows_a_pg_net_kick_no_invocation_answered_in_time(fake_pg_net: 
     assert facts["unanswered_kicks"]["count"] == 1
     assert facts["unanswered_kicks"]["kicks"][0]["request_id"] == 1
     check = queue_checks(facts)["unanswered_kicks"]
-    assert check["ok"] is False and check["count"] == 1 and "worker_url" in check["hint"]
+    assert (check["ok"], check["count"]) == (False, 1)
+    assert "worker_url" in check["hint"]
 
 
 def test_health_counts_a_kick_answered_only_later_and_not_one_answered_in_time(fake_pg_net: Conn) -> None:
@@ -236,12 +261,17 @@ def test_health_ignores_notify_kicks_nobody_listens_to(conn: Conn) -> None:
         ("select configure_kicks(10, 3601)", "kick answer time must be 1-3600 s, got 3601"),
     ],
 )
-def test_configure_kicks_refuses_values_out_of_range_and_changes_nothing(conn: Conn, call: str, says: str) -> None:
+def test_configure_kicks_refuses_values_out_of_range_and_changes_nothing(
+    conn: Conn, call: str, says: str
+) -> None:
     error = sqlstate_of(lambda: conn.execute(call))
     assert (error.sqlstate, error.diag.message_primary) == ("22QK1", says)
     assert error.diag.message_hint
-    assert value(conn, "select configure_kicks()") == {"kick_window_ms": 2000, "kick_answer_seconds": 30,
-                                                       "kick_http": True}
+    assert value(conn, "select configure_kicks()") == {
+        "kick_window_ms": 2000,
+        "kick_answer_seconds": 30,
+        "kick_http": True,
+    }
 
 
 @pytest.mark.parametrize(
@@ -255,7 +285,9 @@ def test_configure_kicks_refuses_values_out_of_range_and_changes_nothing(conn: C
         "update job_types set kick_group = '' where name = 'email'",
     ],
 )
-def test_direct_writes_of_bad_kick_settings_are_refused_by_a_named_constraint(conn: Conn, statement: str) -> None:
+def test_direct_writes_of_bad_kick_settings_are_refused_by_a_named_constraint(
+    conn: Conn, statement: str
+) -> None:
     error = sqlstate_of(lambda: conn.execute(statement))
     assert error.sqlstate == "23514"
     assert error.diag.constraint_name in ("settings_kick_values", "job_types_kick_group_name")
@@ -281,5 +313,8 @@ def test_schedule_worker_tick_without_pg_cron_says_how_to_get_it(conn: Conn) -> 
     if value(conn, "select count(*) from pg_extension where extname = 'pg_cron'"):
         pytest.skip("pg_cron is installed in this database")
     error = sqlstate_of(lambda: conn.execute("select schedule_worker_tick('30 seconds')"))
-    assert (error.sqlstate, error.diag.message_primary) == ("22QK2", "pg_cron is not installed in this database")
+    assert (error.sqlstate, error.diag.message_primary) == (
+        "22QK2",
+        "pg_cron is not installed in this database",
+    )
     assert "pg_cron_setup.sql" in (error.diag.message_hint or "")
