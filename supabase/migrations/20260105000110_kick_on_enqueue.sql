@@ -2,7 +2,7 @@
 --
 -- Contract:
 -- After each INSERT statement on job_queue that added ready jobs (pending, run_at not after the statement's clock),
--- queue.kick(types) runs once, however many rows the statement wrote (a bulk enqueue of
+-- queue.kick_on_insert() runs once, however many rows the statement wrote (a bulk enqueue of
 -- 10,000 kicks once). It always sends pg_notify('queue_worker_jobs', '{"types": [...]}')
 -- (the arrived types, sorted; "types": null when they would not fit in a small payload);
 -- PostgreSQL delivers it at commit and folds identical ones of one transaction together.
