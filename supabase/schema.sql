@@ -82,6 +82,26 @@ alter table public.job_dead_letter enable row level security;
 comment on table public.job_dead_letter is 'Jobs that exhausted their attempts or failed permanently, with their full error history.';
 grant select, insert, update, delete on table public.job_dead_letter to service_role;
 
+-- table public.job_kicks
+create table public.job_kicks (
+    id bigint not null generated always as identity,
+    kick_group text not null,
+    kicked_at timestamp with time zone not null default clock_timestamp(),
+    via text not null,
+    request_id bigint,
+    answered_at timestamp with time zone,
+    answered_by text
+);
+alter table public.job_kicks add constraint job_kicks_answer_complete CHECK (((answered_at IS NULL) = (answered_by IS NULL)));
+alter table public.job_kicks add constraint job_kicks_pkey PRIMARY KEY (id);
+alter table public.job_kicks add constraint job_kicks_request_means_pg_net CHECK (((request_id IS NULL) OR (via = 'pg_net'::text)));
+alter table public.job_kicks add constraint job_kicks_via_check CHECK ((via = ANY (ARRAY['notify'::text, 'pg_net'::text])));
+CREATE INDEX job_kicks_group_idx ON public.job_kicks USING btree (kick_group, kicked_at DESC);
+CREATE INDEX job_kicks_unanswered_idx ON public.job_kicks USING btree (kick_group) WHERE (answered_at IS NULL);
+alter table public.job_kicks enable row level security;
+comment on table public.job_kicks is 'Wake-ups sent when ready jobs arrived: group, when, via notify or pg_net (request id), answered by which invocation and when.';
+grant select, insert, update, delete on table public.job_kicks to service_role;
+
 -- table public.job_queue
 create table public.job_queue (
     id uuid not null default gen_random_uuid(),
@@ -127,6 +147,8 @@ CREATE UNIQUE INDEX job_queue_idempotency_idx ON public.job_queue USING btree (t
 CREATE INDEX job_queue_owner_idx ON public.job_queue USING btree (owner_id) WHERE (owner_id IS NOT NULL);
 CREATE INDEX job_queue_rate_limit_idx ON public.job_queue USING btree (rate_limit_key, started_at) WHERE (rate_limit_key IS NOT NULL);
 CREATE INDEX job_queue_running_idx ON public.job_queue USING btree (type, locked_until) WHERE (status = 'running'::public.job_status);
+CREATE TRIGGER job_queue_kick_on_insert AFTER INSERT ON public.job_queue REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION queue.kick_on_insert();
+CREATE TRIGGER job_queue_kick_on_ready_again AFTER UPDATE OF status ON public.job_queue FOR EACH ROW WHEN (((old.status = 'running'::public.job_status) AND (new.status = 'pending'::public.job_status) AND (new.run_at <= clock_timestamp()))) EXECUTE FUNCTION queue.kick_on_ready_again();
 alter table public.job_queue enable row level security;
 create policy job_queue_owner_reads_own on public.job_queue as permissive for select to authenticated
     using (((owner_id IS NOT NULL) AND (owner_id = ( SELECT auth.uid() AS uid))));
@@ -203,12 +225,14 @@ create table public.job_types (
     client_enqueueable boolean not null default false,
     created_at timestamp with time zone not null default now(),
     updated_at timestamp with time zone not null default now(),
-    client_pending_limit integer default 100
+    client_pending_limit integer default 100,
+    kick_group text not null default 'default'::text
 );
 alter table public.job_types add constraint job_types_backoff_base_seconds_check CHECK ((backoff_base_seconds >= 1));
 alter table public.job_types add constraint job_types_backoff_cap_not_below_base CHECK ((backoff_cap_seconds >= backoff_base_seconds));
 alter table public.job_types add constraint job_types_client_pending_limit_positive CHECK (((client_pending_limit IS NULL) OR (client_pending_limit >= 1)));
 alter table public.job_types add constraint job_types_concurrency_limit_check CHECK (((concurrency_limit IS NULL) OR (concurrency_limit >= 1)));
+alter table public.job_types add constraint job_types_kick_group_name CHECK ((kick_group ~ '^[a-z][a-z0-9_]{0,62}$'::text));
 alter table public.job_types add constraint job_types_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 1000)));
 alter table public.job_types add constraint job_types_name_check CHECK ((name ~ '^[a-z][a-z0-9_]{0,62}$'::text));
 alter table public.job_types add constraint job_types_pkey PRIMARY KEY (name);
@@ -216,6 +240,7 @@ alter table public.job_types add constraint job_types_timeout_seconds_check CHEC
 alter table public.job_types enable row level security;
 comment on table public.job_types is 'Per-type settings: default max attempts, backoff base and cap, lock/timeout seconds, concurrency limit, enabled.';
 comment on column public.job_types.client_pending_limit is 'Most pending jobs of this type one client user may have (null: no cap). The server is not capped.';
+comment on column public.job_types.kick_group is 'Types of one group share a kick on enqueue; ''default'' wakes the worker for all types, another group with ?type= its types.';
 grant select, insert, update, delete on table public.job_types to service_role;
 
 -- table public.ledger_entries
@@ -625,6 +650,36 @@ end
 $function$;
 comment on function public.complete_jobs(p_jobs jsonb, p_worker_id text) is 'Complete each [{id, result}] that is running and locked by p_worker_id (required, 22QW1); returns the ids completed.';
 grant execute on function public.complete_jobs(p_jobs jsonb, p_worker_id text) to service_role;
+
+-- function public.configure_kicks(p_window_ms integer, p_answer_seconds integer, p_http boolean)
+CREATE OR REPLACE FUNCTION public.configure_kicks(p_window_ms integer DEFAULT NULL::integer, p_answer_seconds integer DEFAULT NULL::integer, p_http boolean DEFAULT NULL::boolean)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  if p_window_ms is not null and (p_window_ms < 0 or p_window_ms > 60000) then
+    perform queue.raise('22QK1', pg_catalog.format('kick window must be 0-60000 ms, got %s', p_window_ms),
+                        'a kick stands for its group this long; 0 kicks on every enqueue, 2000 is the default');
+  end if;
+  if p_answer_seconds is not null and (p_answer_seconds < 1 or p_answer_seconds > 3600) then
+    perform queue.raise('22QK1', pg_catalog.format('kick answer time must be 1-3600 s, got %s', p_answer_seconds),
+                        'health flags a pg_net kick no invocation answered within this time; 30 is the default');
+  end if;
+  update queue.settings s
+     set value = case s.key when 'kick_window_ms' then pg_catalog.to_jsonb(p_window_ms)
+                            when 'kick_answer_seconds' then pg_catalog.to_jsonb(p_answer_seconds)
+                            else pg_catalog.to_jsonb(p_http) end
+   where (s.key = 'kick_window_ms' and p_window_ms is not null)
+      or (s.key = 'kick_answer_seconds' and p_answer_seconds is not null)
+      or (s.key = 'kick_http' and p_http is not null);
+  return (select pg_catalog.jsonb_object_agg(s.key, s.value) from queue.settings s
+           where s.key in ('kick_window_ms', 'kick_answer_seconds', 'kick_http'));
+end
+$function$;
+comment on function public.configure_kicks(p_window_ms integer, p_answer_seconds integer, p_http boolean) is 'Set kick_window_ms (0-60000), kick_answer_seconds (1-3600) and kick_http (null keeps each); returns all three. 22QK1 when out of range.';
+grant execute on function public.configure_kicks(p_window_ms integer, p_answer_seconds integer, p_http boolean) to service_role;
 
 -- function public.enqueue_due_schedules(p_now timestamp with time zone)
 CREATE OR REPLACE FUNCTION public.enqueue_due_schedules(p_now timestamp with time zone DEFAULT NULL::timestamp with time zone)
@@ -1309,10 +1364,11 @@ AS $function$
                                                                'finished_at', l.finished_at, 'claimed', l.claimed,
                                                                'completed', l.completed) from last_run l),
     'seconds_since_last_worker_run', (select extract(epoch from now_.t - l.started_at)::double precision
-                                        from last_run l, now_)
+                                        from last_run l, now_),
+    'unanswered_kicks', queue.unanswered_kicks((select t from now_))
   )
 $function$;
-comment on function public.queue_health() is 'Stuck jobs, ready backlog, oldest pending age, dead letters in the last hour and the last worker run.';
+comment on function public.queue_health() is 'Stuck jobs, ready backlog, oldest pending age, dead letters in the last hour, the last worker run and the pg_net kicks nobody answered in time.';
 grant execute on function public.queue_health() to service_role;
 
 -- function public.queue_schema_versions()
@@ -1497,6 +1553,48 @@ $function$;
 comment on function public.retry_dead_letter_job(p_id uuid) is 'Replay a dead letter as a new pending job with attempts 0 and the letter''s idempotency key; returns its id (the same id if already replayed, or the job that already holds the key). Raises PT404.';
 grant execute on function public.retry_dead_letter_job(p_id uuid) to service_role;
 
+-- function public.schedule_worker_tick(p_every text)
+CREATE OR REPLACE FUNCTION public.schedule_worker_tick(p_every text DEFAULT '30 seconds'::text)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_cron text := (select e.extversion from pg_catalog.pg_extension e where e.extname = 'pg_cron');
+  v_seconds integer := (pg_catalog.regexp_match(coalesce(p_every, ''), '^\s*([0-9]{1,2}) seconds?\s*$'))[1]::integer;
+  v_id bigint;
+begin
+  if v_seconds is not null and (v_seconds < 1 or v_seconds > 59) then
+    perform queue.raise('22QK2', pg_catalog.format('a tick of %s seconds is out of range', v_seconds),
+                        'use ''1 seconds'' to ''59 seconds'', or a cron expression such as ''* * * * *''');
+  end if;
+  if v_seconds is null and coalesce(pg_catalog.array_length(pg_catalog.regexp_split_to_array(pg_catalog.btrim(p_every), '\s+'), 1), 0) <> 5 then
+    perform queue.raise('22QK2', pg_catalog.format('tick schedule %L is neither ''N seconds'' nor a 5-field cron expression', p_every),
+                        'use ''1 seconds'' to ''59 seconds'' (pg_cron 1.5+) or a cron expression such as ''* * * * *''');
+  end if;
+  if v_cron is null then
+    perform queue.raise('22QK2', 'pg_cron is not installed in this database',
+                        'install pg_cron (see README "Without pg_cron") and run 20260104000200_pg_cron_setup.sql again');
+  end if;
+  if v_seconds is not null and pg_catalog.string_to_array(pg_catalog.split_part(v_cron, '-', 1), '.')::integer[] < array[1, 5] then
+    perform queue.raise('22QK2', pg_catalog.format('pg_cron %s cannot schedule in seconds', v_cron),
+                        'seconds need pg_cron 1.5 or later; use a cron expression such as ''* * * * *''');
+  end if;
+  if pg_catalog.to_regnamespace('net') is null then
+    perform queue.raise('22QK2', 'pg_net is not installed: the tick has nothing to POST through',
+                        'install pg_net and set worker_url (deploy/supabase/configure.sql), or tick from your own scheduler');
+  end if;
+  -- cron.* exists only with pg_cron, checked above; plpgsql_check would resolve it regardless.
+  perform 'PRAGMA:disable:check';
+  execute 'select cron.schedule($1, $2, $3)' into v_id
+    using 'queue-trigger-worker', pg_catalog.btrim(p_every), 'select public.trigger_queue_worker()';
+  return v_id;
+end
+$function$;
+comment on function public.schedule_worker_tick(p_every text) is 'Schedule queue-trigger-worker (pg_cron) at ''N seconds'' (1-59, pg_cron 1.5+) or a cron expression; returns the job id. 22QK2 on a bad schedule or without pg_cron/pg_net.';
+grant execute on function public.schedule_worker_tick(p_every text) to service_role;
+
 -- function public.set_job_schedule(p_name text, p_cron text, p_type text, p_payload jsonb, p_priority text, p_enabled boolean)
 CREATE OR REPLACE FUNCTION public.set_job_schedule(p_name text, p_cron text, p_type text, p_payload jsonb DEFAULT '{}'::jsonb, p_priority text DEFAULT 'normal'::text, p_enabled boolean DEFAULT true)
  RETURNS public.job_schedules
@@ -1624,10 +1722,25 @@ CREATE OR REPLACE FUNCTION public.worker_run_start(p_worker_id text, p_meta json
  SECURITY DEFINER
  SET search_path TO ''
 AS $function$
-  insert into public.worker_runs (worker_id, meta) values (p_worker_id, coalesce(p_meta, '{}'::jsonb))
-  on conflict (worker_id) do nothing
+  with started as (
+    insert into public.worker_runs (worker_id, meta) values (p_worker_id, coalesce(p_meta, '{}'::jsonb))
+    on conflict (worker_id) do nothing
+    returning worker_id, meta
+  ),
+  types as (
+    select case when pg_catalog.jsonb_typeof(s.meta -> 'types') = 'array'
+                then array(select pg_catalog.jsonb_array_elements_text(s.meta -> 'types')) end as names
+      from started s
+  )
+  update public.job_kicks k
+     set answered_at = pg_catalog.clock_timestamp(), answered_by = p_worker_id
+    from types
+   where k.answered_at is null
+     and k.kicked_at > pg_catalog.now() - interval '1 hour'
+     and (types.names is null
+          or k.kick_group in (select t.kick_group from public.job_types t where t.name = any (types.names)))
 $function$;
-comment on function public.worker_run_start(p_worker_id text, p_meta jsonb) is 'Record the start of a worker invocation.';
+comment on function public.worker_run_start(p_worker_id text, p_meta jsonb) is 'Record the start of a worker invocation and answer the unanswered kicks (last hour) of the groups of its types (all when p_meta has no types).';
 grant execute on function public.worker_run_start(p_worker_id text, p_meta jsonb) to service_role;
 
 -- schema queue
@@ -1646,6 +1759,21 @@ create table queue.settings (
     value jsonb not null,
     description text not null default ''::text
 );
+alter table queue.settings add constraint settings_kick_values CHECK (
+CASE
+    WHEN (key = 'kick_window_ms'::text) THEN
+    CASE
+        WHEN (jsonb_typeof(value) = 'number'::text) THEN ((((value)::numeric >= (0)::numeric) AND ((value)::numeric <= (60000)::numeric)) AND ((value)::numeric = trunc((value)::numeric)))
+        ELSE false
+    END
+    WHEN (key = 'kick_answer_seconds'::text) THEN
+    CASE
+        WHEN (jsonb_typeof(value) = 'number'::text) THEN ((((value)::numeric >= (1)::numeric) AND ((value)::numeric <= (3600)::numeric)) AND ((value)::numeric = trunc((value)::numeric)))
+        ELSE false
+    END
+    WHEN (key = 'kick_http'::text) THEN (jsonb_typeof(value) = 'boolean'::text)
+    ELSE true
+END);
 alter table queue.settings add constraint settings_pkey PRIMARY KEY (key);
 
 -- function queue.analytics_marketplace_rows(p_lo timestamp with time zone, p_hi timestamp with time zone)
@@ -2313,6 +2441,136 @@ begin
 end
 $function$;
 
+-- function queue.kick_group(p_group text)
+CREATE OR REPLACE FUNCTION queue.kick_group(p_group text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_via text := 'notify';
+  v_request bigint;
+begin
+  if not pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('queue-worker kick'), pg_catalog.hashtext(p_group))
+     or queue.kick_in_flight(p_group) then  -- re-read: a kick committed since the first look
+    return;
+  end if;
+  if queue.kick_over_http() then
+    begin
+      v_request := public.trigger_queue_worker('process',
+        case when p_group <> 'default' then
+          (select pg_catalog.string_agg(t.name, ',' order by t.name) from public.job_types t where t.kick_group = p_group)
+        end, null);
+      v_via := case when v_request is null then 'notify' else 'pg_net' end;
+    exception when others then
+      raise warning 'kick of group %: the POST through pg_net failed (%); the scheduler tick runs the jobs', p_group, sqlerrm;
+    end;
+  end if;
+  -- Old kicks go when their group kicks again: no sweep job, at most one delete per window.
+  delete from public.job_kicks k where k.kick_group = p_group and k.kicked_at < pg_catalog.now() - interval '1 day';
+  insert into public.job_kicks (kick_group, via, request_id) values (p_group, v_via, v_request);
+end
+$function$;
+comment on function queue.kick_group(p_group text) is 'Write (and send over pg_net where configured) one kick for the group unless one is in flight or being written.';
+
+-- function queue.kick_in_flight(p_group text)
+CREATE OR REPLACE FUNCTION queue.kick_in_flight(p_group text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_window_ms numeric := (select s.value::numeric from queue.settings s where s.key = 'kick_window_ms');
+begin
+  return exists (
+    select 1 from public.job_kicks k
+      left join public.worker_runs r on r.worker_id = k.answered_by
+     where k.kick_group = p_group
+       and k.kicked_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => coalesce(v_window_ms, 2000) / 1000)
+       and (k.answered_at is null or (r.worker_id is not null and r.finished_at is null)));
+end
+$function$;
+comment on function queue.kick_in_flight(p_group text) is 'Whether the group has a kick younger than kick_window_ms that is unanswered or answered by a running invocation.';
+
+-- function queue.kick_on_insert()
+CREATE OR REPLACE FUNCTION queue.kick_on_insert()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+declare
+  v_types text[];
+  v_group text;
+begin
+  select pg_catalog.array_agg(distinct n.type) into v_types
+    from new_jobs n where n.status = 'pending' and n.run_at <= pg_catalog.clock_timestamp();
+  if v_types is null then
+    return null;
+  end if;
+  perform pg_catalog.pg_notify('queue_worker_jobs', queue.kick_payload(v_types));
+  for v_group in
+    select distinct t.kick_group from public.job_types t
+     where t.name = any (v_types)
+       and not exists (
+         select 1 from public.job_kicks k
+           left join public.worker_runs r on r.worker_id = k.answered_by
+          where k.kick_group = t.kick_group
+            and k.kicked_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => coalesce(
+                  (select s.value::numeric from queue.settings s where s.key = 'kick_window_ms'), 2000) / 1000)
+            and (k.answered_at is null or (r.worker_id is not null and r.finished_at is null)))
+  loop
+    perform queue.kick_group(v_group);
+  end loop;
+  return null;
+end
+$function$;
+comment on function queue.kick_on_insert() is 'Statement trigger on job_queue inserts: notify queue_worker_jobs {"types": the ready types inserted}, then kick each of their groups with no kick in flight.';
+
+-- function queue.kick_on_ready_again()
+CREATE OR REPLACE FUNCTION queue.kick_on_ready_again()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  perform pg_catalog.pg_notify('queue_worker_jobs', queue.kick_payload(array[new.type]));
+  return null;
+end
+$function$;
+comment on function queue.kick_on_ready_again() is 'Row trigger (WHEN running -> pending and due): notify queue_worker_jobs; identical notifies fold per transaction.';
+
+-- function queue.kick_over_http()
+CREATE OR REPLACE FUNCTION queue.kick_over_http()
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select pg_catalog.to_regnamespace('net') is not null
+     and coalesce(queue.setting('worker_url') #>> '{}', '') <> ''
+     and coalesce((queue.setting('kick_http'))::boolean, true)
+$function$;
+comment on function queue.kick_over_http() is 'pg_net installed, worker_url set and kick_http true.';
+
+-- function queue.kick_payload(p_types text[])
+CREATE OR REPLACE FUNCTION queue.kick_payload(p_types text[])
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+  select case when pg_catalog.cardinality(p_types) <= 50
+                   and pg_catalog.octet_length(pg_catalog.jsonb_build_object('types', p_types)::text) <= 4000
+              then pg_catalog.jsonb_build_object('types', p_types)::text
+              else '{"types": null}' end
+$function$;
+comment on function queue.kick_payload(p_types text[]) is 'The queue_worker_jobs notify payload: {"types": [...]}, or {"types": null} when too many to list.';
+
 -- function queue.lock_client_quota(p_types text[])
 CREATE OR REPLACE FUNCTION queue.lock_client_quota(p_types text[])
  RETURNS void
@@ -2454,6 +2712,31 @@ begin
 end
 $function$;
 comment on function queue.settle_input(p_jobs jsonb, p_shape text, OUT ids uuid[], OUT by_id jsonb) is 'Check a settle call''s [{id, ...}] and split it into the id array (for an index lookup) and the elements keyed by id.';
+
+-- function queue.unanswered_kicks(p_now timestamp with time zone)
+CREATE OR REPLACE FUNCTION queue.unanswered_kicks(p_now timestamp with time zone)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  with limit_ as (
+    select pg_catalog.make_interval(secs => coalesce((queue.setting('kick_answer_seconds'))::numeric, 30)) as wait
+  ),
+  late as (
+    select k.* from public.job_kicks k, limit_ l
+     where k.via = 'pg_net' and k.kicked_at > p_now - interval '1 hour'
+       and coalesce(k.answered_at, p_now) > k.kicked_at + l.wait
+  )
+  select pg_catalog.jsonb_build_object(
+    'count', (select pg_catalog.count(*) from late),
+    'answer_seconds', (select extract(epoch from l.wait)::double precision from limit_ l),
+    'kicks', coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                        'kick_group', x.kick_group, 'kicked_at', x.kicked_at, 'request_id', x.request_id,
+                        'answered_at', x.answered_at) order by x.kicked_at desc)
+                         from (select * from late order by kicked_at desc limit 10) x), '[]'::jsonb))
+$function$;
+comment on function queue.unanswered_kicks(p_now timestamp with time zone) is 'pg_net kicks of the last hour no invocation answered within kick_answer_seconds: {count, answer_seconds, kicks[10 latest]}.';
 
 -- function queue.undo_dead_lettered_keys(p_ids uuid[])
 CREATE OR REPLACE FUNCTION queue.undo_dead_lettered_keys(p_ids uuid[])

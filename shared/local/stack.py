@@ -1,8 +1,9 @@
 """`queue-worker dev`: the whole stack on one machine, the README's first command.
 
 Starts (or attaches to) the embedded PostgreSQL unless DATABASE_URL is set, migrates,
-serves the function with functions-framework on localhost, and ticks it like Cloud
-Scheduler would (plus the maintenance pg_cron does in production). Ctrl-C or SIGTERM
+serves the function with functions-framework on localhost, POSTs it when the database
+notifies that jobs arrived (shared/local/kick_listener.py), and ticks it like Cloud
+Scheduler would (plus the maintenance pg_cron does in production) as the backstop. Ctrl-C or SIGTERM
 stops everything: the server's whole process group is terminated, and the embedded
 PostgreSQL is stopped by its handle when this process exits.
 """
@@ -23,6 +24,7 @@ import httpx
 
 from shared.config import REPO_ROOT, Settings
 from shared.local.database import describe, migrate_database, sql_database_url
+from shared.local.kick_listener import CHANNEL, start_kicks
 from shared.local.scheduler import Scheduler
 from shared.providers.outbox import outbox_dir
 from shared.queue.errors import QueueError
@@ -131,7 +133,8 @@ def banner(options: DevOptions, database_url: str, settings: Settings, server_pi
     url, email = options.url, '{"to": "ada@example.com", "subject": "Hello", "text": "It works."}'
     return "\n".join([
         f"queue-worker dev: function on {url} (server pid {server_pid}), database {describe(database_url)}",
-        f"scheduler: POST {url} every {options.every:g}s",
+        f"scheduler: POST {url} every {options.every:g}s (the backstop); jobs start on enqueue: "
+        f"LISTEN {CHANNEL} -> POST {url}",
         f"local output: emails in {outbox_dir(settings)}, audio in {settings.local_dir / 'audio'}",
         "try:",
         f"  curl -s -X POST{auth} '{url}?action=enqueue' -H 'Content-Type: application/json' "
@@ -160,7 +163,8 @@ def run_stack(settings: Settings, options: DevOptions, stop: threading.Event) ->
     scheduler = Scheduler(options.url, options.every, backend, settings, stop)
     server = start_server(database_url, settings, options)
     try:
-        return serve(server, scheduler, options, banner(options, database_url, settings, server.pid), stop)
+        return serve(server, scheduler, options, banner(options, database_url, settings, server.pid), stop,
+                     database_url)
     finally:
         stop.set()
         stop_server(server)  # also ends a POST in flight: the function stops claiming on SIGTERM
@@ -171,13 +175,14 @@ def run_stack(settings: Settings, options: DevOptions, stop: threading.Event) ->
 
 
 def serve(server: subprocess.Popen[bytes], scheduler: Scheduler, options: DevOptions, text: str,
-          stop: threading.Event) -> int:
-    """Wait for the server, print the banner, tick until stopped; 1 if the server died."""
+          stop: threading.Event, database_url: str) -> int:
+    """Wait for the server, print the banner, tick and kick until stopped; 1 if the server died."""
     wait_until_serving(server, options.url, stop)
     if stop.is_set():
         return 0
     print(text, flush=True)
     scheduler.start()
+    start_kicks(database_url, scheduler.trigger, stop)
     while not stop.wait(0.5):
         if server.poll() is not None:
             print(f"queue-worker dev: the function server exited with {server.returncode}", flush=True)

@@ -58,7 +58,21 @@ def queue_checks(facts: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         "dead_letters": {"ok": dead <= DEAD_LETTERS_MAX_PER_HOUR, "last_hour": dead,
                          "max_per_hour": DEAD_LETTERS_MAX_PER_HOUR},
         "last_worker_run": last_run_check(facts),
+        "unanswered_kicks": kicks_check(facts),
     }
+
+
+def kicks_check(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """pg_net kicks of the last hour that no invocation answered in time: the worker URL,
+    its secret or the function itself is failing, and jobs wait for the tick."""
+    kicks = facts.get("unanswered_kicks") or {}
+    count = int(kicks.get("count") or 0)
+    check: dict[str, Any] = {"ok": count == 0, "count": count, "answer_seconds": kicks.get("answer_seconds"),
+                             "kicks": kicks.get("kicks", [])}
+    if count:
+        check["hint"] = ("check worker_url and the worker secret, and what the function answered "
+                         "(net._http_response by request_id)")
+    return check
 
 
 def last_run_check(facts: Mapping[str, Any]) -> dict[str, Any]:

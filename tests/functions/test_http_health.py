@@ -40,7 +40,8 @@ def test_a_healthy_queue_reports_ok_with_every_check(client: FlaskClient, conn: 
     status, body = checks_of(client)
     assert status == 200
     assert set(body["checks"]) == {"database", "migrations", "processors", "stuck_jobs", "oldest_pending",
-                                   "dead_letters", "last_worker_run", "circuit_breakers", "payouts_on_hold"}
+                                   "dead_letters", "last_worker_run", "circuit_breakers", "payouts_on_hold",
+                                   "unanswered_kicks"}
     failing = {name: check for name, check in body["checks"].items() if not check["ok"]}
     # Processors lacking provider keys are reported, not hidden; the rest must pass here.
     assert set(failing) <= {"processors"}

@@ -34,11 +34,11 @@ from tests.sql.factories import connect, job
 class DevProcess:
     """`queue-worker dev` in a subprocess, its stdout lines collected as they come."""
 
-    def __init__(self, env: dict[str, str], port: int, stderr_path: Path) -> None:
+    def __init__(self, env: dict[str, str], port: int, stderr_path: Path, every: str = "1s") -> None:
         script = Path(sys.executable).parent / "queue-worker"
         self.stderr_path = stderr_path
         self.stderr = stderr_path.open("wb")
-        self.process = subprocess.Popen([str(script), "dev", "--port", str(port), "--every", "1s"], env=env,
+        self.process = subprocess.Popen([str(script), "dev", "--port", str(port), "--every", every], env=env,
                                         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []

@@ -27,6 +27,7 @@ STATS_KEYS = {
 }
 HEALTH_KEYS = {
     "checked_at",
+    "unanswered_kicks",
     "stuck_jobs",
     "pending_ready",
     "oldest_pending_age_seconds",
