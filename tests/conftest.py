@@ -89,3 +89,15 @@ def conn(db_url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
     """An autocommit connection (rows as dicts) to this test's database, as the owner."""
     with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as c:
         yield c
+
+
+@pytest.fixture
+def empty_db_url(pg_server_url: str) -> Iterator[str]:
+    """A database on the test server that no migration has touched."""
+    name = f"qw_empty_{os.getpid()}"
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    yield database_url(pg_server_url, name)
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))

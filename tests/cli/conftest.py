@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.functions.conftest import ENV_NAMES, empty_db_url
+from tests.functions.conftest import ENV_NAMES
 
-__all__ = ["ENV_NAMES", "empty_db_url"]
+__all__ = ["ENV_NAMES"]
 
 
 @pytest.fixture

@@ -19,14 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from flask.testing import FlaskClient
-from psycopg import sql
 
 from shared.api import actions as http_api
 from shared.config import REPO_ROOT
-from tests.conftest import database_url
 
 SECRET = "test-worker-secret"
 AUTH = {"Authorization": f"Bearer {SECRET}"}
@@ -60,16 +57,6 @@ def client(worker_env: None) -> FlaskClient:
     return test_client
 
 
-@pytest.fixture
-def empty_db_url(pg_server_url: str) -> Iterator[str]:
-    """A database on the test server that no migration has touched."""
-    name = f"qw_empty_{os.getpid()}"
-    with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    yield database_url(pg_server_url, name)
-    with psycopg.connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def free_port() -> int:
