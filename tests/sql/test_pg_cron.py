@@ -243,3 +243,32 @@ def test_a_role_that_may_not_create_pg_cron_migrates_and_is_told_how_to_enable_i
         how = [n for n in notices if "could not be created by role" in n]
         assert len(how) == 1
         assert "create extension pg_cron with schema pg_catalog" in how[0]
+
+
+def test_schedule_worker_tick_reschedules_the_tick_on_real_pg_cron(cron_db_url: str) -> None:
+    """Real pg_cron: a cron expression reschedules the one queue-trigger-worker job; 'N seconds'
+    is taken by pg_cron 1.5+ and refused with 22QK2 naming the version on older ones (Debian 12
+    ships 1.4). pg_net is faked by a `net` schema: only its presence is checked here."""
+    with psycopg.connect(cron_db_url, autocommit=True, row_factory=dict_row) as conn:
+        conn.execute("create schema if not exists net")
+
+        def tick() -> list[tuple[Any, ...]]:
+            rows = conn.execute("select jobid, schedule, command from cron.job "
+                                "where jobname = 'queue-trigger-worker'").fetchall()
+            return [(r["jobid"], r["schedule"], r["command"]) for r in rows]
+
+        made = conn.execute("select schedule_worker_tick('*/2 * * * *') as id").fetchone()
+        assert made is not None
+        assert tick() == [(made["id"], "*/2 * * * *", "select public.trigger_queue_worker()")]
+        version = conn.execute("select extversion from pg_extension where extname = 'pg_cron'").fetchone()
+        assert version is not None
+        major_minor = tuple(int(p) for p in version["extversion"].split("-")[0].split(".")[:2])
+        if major_minor >= (1, 5):
+            conn.execute("select schedule_worker_tick('10 seconds')")
+            assert [schedule for _, schedule, _ in tick()] == ["10 seconds"]
+        else:
+            with pytest.raises(psycopg.Error) as refused:
+                conn.execute("select schedule_worker_tick('10 seconds')")
+            assert refused.value.sqlstate == "22QK2"
+            assert f"pg_cron {version['extversion']} cannot schedule in seconds" in str(refused.value)
+            assert [schedule for _, schedule, _ in tick()] == ["*/2 * * * *"]  # nothing changed
