@@ -9,8 +9,10 @@ Contract of `run_invocation`:
 - runs each round's jobs concurrently (shared.worker.pool), each within its timeout, and
   never on a lease that is gone: a job that waited since its claim confirms its lock
   with the database first;
-- settles each round with one call per kind (complete/fail/release), in the background
-  (shared.worker.overlap), and claims again, until nothing is ready, the budget is spent,
+- claims as many jobs as can start soon (adaptive unless `batch_size` is given: see
+  SLOW_ROUND_SECONDS); settles each round with one call per kind (complete/fail/release),
+  in the background (shared.worker.overlap), what finished early every
+  SETTLE_EARLY_SECONDS while slower jobs of the round run, and claims again, until nothing is ready, the budget is spent,
   `max_jobs` were claimed, or `stop` is set (then jobs not yet started are released
   without burning their attempt); after quick rounds the next claims are made while the
   current round runs, so the database and the processors work at the same time;
