@@ -12,10 +12,11 @@ Contract of `run_invocation`:
 - claims as many jobs as can start soon (adaptive unless `batch_size` is given: see
   SLOW_ROUND_SECONDS); settles each round with one call per kind (complete/fail/release),
   in the background (shared.worker.overlap), what finished early every
-  SETTLE_EARLY_SECONDS while slower jobs of the round run, and claims again, until nothing is ready, the budget is spent,
-  `max_jobs` were claimed, or `stop` is set (then jobs not yet started are released
-  without burning their attempt); after quick rounds the next claims are made while the
-  current round runs, so the database and the processors work at the same time;
+  SETTLE_EARLY_SECONDS while slower jobs of the round run, and claims again, until
+  nothing is ready, the budget is spent, `max_jobs` were claimed, or `stop` is set (then
+  jobs not yet started are released without burning their attempt); after quick rounds
+  the next claims are made while the current round runs, so the database and the
+  processors work at the same time;
 - when it fails (the database lost mid-run), gives back every job it holds and did not
   start, at once and without burning their attempt, before raising;
 - logs a JSON line per job that did not complete (and per completed job with
