@@ -28,6 +28,8 @@ class Settings(BaseSettings):
 
     # HTTP function.
     queue_worker_secret: SecretStr | None = Field(None, description="Bearer token callers send")
+    queue_worker_readonly_secret: SecretStr | None = Field(
+        None, description="Bearer token of the read-only role: the console and GET actions, no changes")
     queue_worker_allow_unauthenticated: bool = Field(False, description="Only `queue-worker dev` sets it")
     queue_worker_time_budget_seconds: float = Field(50.0, gt=0, le=3600)
     queue_worker_default_batch: int | None = Field(
@@ -92,6 +94,12 @@ class Settings(BaseSettings):
             if secret is not None and secret.get_secret_value():
                 return secret.get_secret_value()
         return None
+
+    @property
+    def readonly_secret(self) -> str | None:
+        """The read-only role's bearer token, QUEUE_WORKER_READONLY_SECRET, if set."""
+        secret = self.queue_worker_readonly_secret
+        return secret.get_secret_value() if secret is not None and secret.get_secret_value() else None
 
 
 @lru_cache(maxsize=1)

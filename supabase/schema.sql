@@ -55,6 +55,24 @@ alter table public.circuit_breakers enable row level security;
 comment on table public.circuit_breakers is 'Per-provider circuit breaker state: closed, open until open_until, or half_open while one probe runs.';
 grant select, insert, update, delete on table public.circuit_breakers to service_role;
 
+-- table public.console_actions
+create table public.console_actions (
+    id bigint not null generated always as identity,
+    at timestamp with time zone not null default clock_timestamp(),
+    actor text not null,
+    action text not null,
+    target jsonb not null default '{}'::jsonb,
+    affected integer not null default 0,
+    detail jsonb not null default '{}'::jsonb
+);
+alter table public.console_actions add constraint console_actions_action_check CHECK ((action ~ '^[a-z][a-z0-9_.]{0,62}$'::text));
+alter table public.console_actions add constraint console_actions_actor_check CHECK ((actor = ANY (ARRAY['admin'::text, 'cli'::text, 'sql'::text])));
+alter table public.console_actions add constraint console_actions_affected_check CHECK ((affected >= 0));
+alter table public.console_actions add constraint console_actions_pkey PRIMARY KEY (id);
+alter table public.console_actions enable row level security;
+comment on table public.console_actions is 'Audit trail of operator actions: when, which role (admin/cli/sql), what, on what, how many rows changed.';
+grant select, insert on table public.console_actions to service_role;
+
 -- table public.job_dead_letter
 create table public.job_dead_letter (
     id uuid not null default gen_random_uuid(),
@@ -680,6 +698,27 @@ end
 $function$;
 comment on function public.configure_kicks(p_window_ms integer, p_answer_seconds integer, p_http boolean) is 'Set kick_window_ms (0-60000), kick_answer_seconds (1-3600) and kick_http (null keeps each); returns all three. 22QK1 when out of range.';
 grant execute on function public.configure_kicks(p_window_ms integer, p_answer_seconds integer, p_http boolean) to service_role;
+
+-- function public.console_audit(p_limit integer, p_before_id bigint)
+CREATE OR REPLACE FUNCTION public.console_audit(p_limit integer DEFAULT 50, p_before_id bigint DEFAULT NULL::bigint)
+ RETURNS SETOF public.console_actions
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  if p_limit is null or p_limit < 1 or p_limit > 1000 then
+    perform queue.raise('22QB1', pg_catalog.format('limit must be 1-1000, got %s', coalesce(p_limit::text, 'null')));
+  end if;
+  return query
+    select * from public.console_actions a
+     where p_before_id is null or a.id < p_before_id
+     order by a.id desc
+     limit p_limit;
+end
+$function$;
+comment on function public.console_audit(p_limit integer, p_before_id bigint) is 'Operator actions, newest first; p_before_id pages on (keyset). 22QB1 when p_limit is not 1-1000.';
+grant execute on function public.console_audit(p_limit integer, p_before_id bigint) to service_role;
 
 -- function public.enqueue_due_schedules(p_now timestamp with time zone)
 CREATE OR REPLACE FUNCTION public.enqueue_due_schedules(p_now timestamp with time zone DEFAULT NULL::timestamp with time zone)
@@ -2216,6 +2255,20 @@ AS $function$
               then pg_catalog.format('user:%s:%s', auth.uid(), p_key) else p_key end
 $function$;
 comment on function queue.client_scoped_key(p_key text) is 'p_key as stored: "user:<auth.uid()>:<p_key>" for a client, p_key unchanged for the server.';
+
+-- function queue.console_record(p_actor text, p_action text, p_target jsonb, p_affected integer, p_detail jsonb)
+CREATE OR REPLACE FUNCTION queue.console_record(p_actor text, p_action text, p_target jsonb, p_affected integer, p_detail jsonb DEFAULT '{}'::jsonb)
+ RETURNS bigint
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  insert into public.console_actions (actor, action, target, affected, detail)
+  values (coalesce(p_actor, 'sql'), p_action, coalesce(p_target, '{}'::jsonb), coalesce(p_affected, 0),
+          coalesce(p_detail, '{}'::jsonb))
+  returning id;
+$function$;
+comment on function queue.console_record(p_actor text, p_action text, p_target jsonb, p_affected integer, p_detail jsonb) is 'Record one operator action in console_actions (same transaction as the change); returns its id.';
 
 -- function queue.cron_field(p_field text, p_lo integer, p_hi integer, p_names text[])
 CREATE OR REPLACE FUNCTION queue.cron_field(p_field text, p_lo integer, p_hi integer, p_names text[] DEFAULT NULL::text[])

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -27,6 +27,7 @@ from shared.ops.health import down_report, health_report
 from shared.processors import load_registry
 from shared.queue import QueueBackend, backend_from_settings
 from shared.queue.errors import (
+    Conflict,
     DatabaseUnavailable,
     InvalidInput,
     NotAllowed,
@@ -38,6 +39,10 @@ from shared.queue.job_input import JobRejected, field_errors, new_job
 from shared.worker.invocation import InvocationOptions, run_invocation
 from shared.worker.shutdown import stop_on_shutdown
 
+# admin: the worker secret, may do everything; readonly: QUEUE_WORKER_READONLY_SECRET, sees
+# everything and changes nothing. Enforced here, on the server, not only in the page.
+Role = Literal["admin", "readonly"]
+
 
 @dataclass(frozen=True)
 class ApiRequest:
@@ -47,6 +52,7 @@ class ApiRequest:
     method: str
     args: Mapping[str, Sequence[str]]
     raw_body: bytes | Callable[[], bytes] = b""
+    role: Role = "admin"  # set by `respond` from the bearer token (`authenticate`)
 
     @cached_property
     def body(self) -> bytes:
@@ -61,8 +67,11 @@ class ApiResult:
 
 @dataclass(frozen=True)
 class Action:
+    """`writes`: the action changes the queue, so the read-only role is refused (403)."""
+
     methods: tuple[str, ...]
     handler: Callable[[ApiRequest], ApiResult]
+    writes: bool = True
 
 
 _lock = threading.Lock()
@@ -122,23 +131,37 @@ def reset() -> None:
         _settings, _registry, _backend = None, None, None
 
 
-def authenticate(authorization: str | None) -> None:
-    """Require `Authorization: Bearer <secret>`; refuse to serve when no secret is set
-    unless QUEUE_WORKER_ALLOW_UNAUTHENTICATED=1 (local development)."""
+def authenticate(authorization: str | None) -> Role:
+    """The caller's role from `Authorization: Bearer <secret>`: the worker secret is admin,
+    QUEUE_WORKER_READONLY_SECRET is readonly. Refuse to serve when no worker secret is set
+    unless QUEUE_WORKER_ALLOW_UNAUTHENTICATED=1 (local development: everyone is admin)."""
     current = settings()
     secret = current.worker_secret
     if secret is None:
         if current.queue_worker_allow_unauthenticated:
-            return
+            return "admin"
         raise HttpProblem(
             503, "NotConfigured", "no QUEUE_WORKER_SECRET (or SUPABASE_SERVICE_ROLE_KEY) is configured, "
             "so the function refuses to serve", hint="set QUEUE_WORKER_SECRET; "
             "QUEUE_WORKER_ALLOW_UNAUTHENTICATED=1 is for local development only")
     scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), secret.encode()):
-        reason = "missing" if not authorization else "wrong"
-        raise HttpProblem(401, "Unauthorized", f"{reason} credentials: send Authorization: Bearer <secret>",
-                          headers={"WWW-Authenticate": 'Bearer realm="queue-worker"'})
+    given = token.strip().encode()
+    if scheme.lower() == "bearer":
+        if hmac.compare_digest(given, secret.encode()):
+            return "admin"
+        readonly = current.readonly_secret
+        if readonly is not None and hmac.compare_digest(given, readonly.encode()):
+            return "readonly"
+    reason = "missing" if not authorization else "wrong"
+    raise HttpProblem(401, "Unauthorized", f"{reason} credentials: send Authorization: Bearer <secret>",
+                      headers={"WWW-Authenticate": 'Bearer realm="queue-worker"'})
+
+
+def require_role(name: str, action: Action, role: Role) -> None:
+    """403 when the read-only role asks for an action that changes the queue."""
+    if action.writes and role != "admin":
+        raise HttpProblem(403, "ReadOnly", f"the read-only token may not run {name!r}: it changes the queue",
+                          hint="use the worker secret (QUEUE_WORKER_SECRET) for actions", action=name)
 
 
 def process(request: ApiRequest) -> ApiResult:
@@ -194,22 +217,22 @@ def cancel(request: ApiRequest) -> ApiResult:
 
 ACTIONS: dict[str, Action] = {
     "process": Action(("POST",), process),
-    "health": Action(("GET", "POST"), health),
-    "stats": Action(("GET", "POST"), stats),
+    "health": Action(("GET", "POST"), health, writes=False),
+    "stats": Action(("GET", "POST"), stats, writes=False),
     "enqueue": Action(("POST",), enqueue),
     "retry": Action(("POST",), retry),
     "cancel": Action(("POST",), cancel),
 }
 
 
-def action_for(request: ApiRequest) -> tuple[str, Action]:
-    """The action `?action=` names (default process), if the method fits it."""
+def action_for(request: ApiRequest, actions: Mapping[str, Action]) -> tuple[str, Action]:
+    """The action `?action=` names (default process) among `actions`, if the method fits it."""
     names = list(request.args.get("action", ())) or ["process"]
     name = names[0]
-    action = ACTIONS.get(name)
+    action = actions.get(name)
     if action is None or len(names) > 1:
         raise HttpProblem(400, "UnknownAction", f"unknown action {','.join(names)!r}; actions: "
-                          + ", ".join(ACTIONS), parameter="action", actions=list(ACTIONS))
+                          + ", ".join(actions), parameter="action", actions=list(actions))
     if request.method not in action.methods:
         allow = ", ".join(action.methods)
         raise HttpProblem(405, "MethodNotAllowed", f"{name} takes {allow}, not {request.method}",
@@ -220,7 +243,7 @@ def action_for(request: ApiRequest) -> tuple[str, Action]:
 # QueueError -> HTTP status; the first matching class wins (subclasses before parents).
 ERROR_STATUSES: tuple[tuple[type[QueueError], int], ...] = (
     (JobRejected, 422), (InvalidInput, 400), (NotFound, 404), (NotAllowed, 403),
-    (TooManyPendingJobs, 429), (DatabaseUnavailable, 503),
+    (Conflict, 409), (TooManyPendingJobs, 429), (DatabaseUnavailable, 503),
 )
 
 

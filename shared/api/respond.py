@@ -1,12 +1,14 @@
 """One request in, one JSON answer out, whatever serves the function: functions-framework
 (`functions/queue_worker/main.py`) or AWS Lambda (`functions/queue_worker/aws_lambda.py`).
 
-Authenticates, runs the action from `shared.api.actions`, maps every failure to a status,
+Authenticates (the role: admin or readonly), runs the action from `shared.api.catalog`
+(refusing the read-only role what changes the queue), maps every failure to a status,
 stamps the request id on the body and the headers, and logs one line per request.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.api import actions as http_api
+from shared.api.catalog import ACTIONS
 from shared.api.params import HttpProblem
 from shared.logs import log_event, log_exception
 from shared.queue.errors import QueueError
@@ -49,10 +52,10 @@ def respond(request: http_api.ApiRequest, authorization: str | None, request_id:
 def _dispatch(request: http_api.ApiRequest, authorization: str | None, request_id: str,
               preauthenticated: bool) -> tuple[int, dict[str, Any], dict[str, str]]:
     try:
-        if not preauthenticated:
-            http_api.authenticate(authorization)
-        _, action = http_api.action_for(request)
-        result = action.handler(request)
+        role: http_api.Role = "admin" if preauthenticated else http_api.authenticate(authorization)
+        name, action = http_api.action_for(request, ACTIONS)
+        http_api.require_role(name, action, role)
+        result = action.handler(dataclasses.replace(request, role=role))
         return result.status, result.body, {}
     except HttpProblem as problem:
         return problem.status, problem.to_dict(), problem.headers

@@ -6,6 +6,7 @@ import argparse
 
 from shared.cli import admin as cli_admin
 from shared.cli import args as cli_args
+from shared.cli import console_admin, console_dashboard, console_dlq, console_jobs
 from shared.cli import jobs as cli_jobs
 from shared.cli import work as cli_work
 from shared.queue.models import Priority
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "stateless HTTP-triggered functions.")
     parser.set_defaults(run=None, command="", parser=parser)
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for add in (add_dev, add_admin, add_enqueue, add_process, add_work, add_reports):
+    for add in (add_dev, add_admin, add_enqueue, add_process, add_work, add_reports, console_jobs.add_parsers,
+                console_dlq.add_parsers, console_admin.add_parsers, console_dashboard.add_parsers):
         add(subparsers)
     return parser

@@ -57,6 +57,10 @@ class NotAllowed(QueueError):
     """42501: the caller's role may not do this (HTTP 403)."""
 
 
+class Conflict(QueueError):
+    """PT409: the row exists but is not in a state that allows this (HTTP 409)."""
+
+
 class TooManyPendingJobs(QueueError):
     """PT429: a client already has job_types.client_pending_limit pending jobs of the type (HTTP 429)."""
 
@@ -83,6 +87,7 @@ SQLSTATE_ERRORS: dict[str, type[QueueError]] = {
     "22QD2": InvalidDependency,
     "22QC1": InvalidCron,
     "PT404": NotFound,
+    "PT409": Conflict,
     "PT429": TooManyPendingJobs,
     "42501": NotAllowed,
 }

@@ -27,10 +27,13 @@ from shared.config import REPO_ROOT
 
 SECRET = "test-worker-secret"
 AUTH = {"Authorization": f"Bearer {SECRET}"}
+READONLY_SECRET = "test-readonly-secret"
+READONLY_AUTH = {"Authorization": f"Bearer {READONLY_SECRET}"}
 SOURCE = str(REPO_ROOT / "functions" / "queue_worker" / "main.py")
 # Settings the function reads; cleared so the machine's environment cannot leak in.
 ENV_NAMES = ("DATABASE_URL", "SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "QUEUE_WORKER_SECRET",
-             "QUEUE_WORKER_ALLOW_UNAUTHENTICATED", "QUEUE_WORKER_TIME_BUDGET_SECONDS",
+             "QUEUE_WORKER_READONLY_SECRET", "QUEUE_WORKER_ALLOW_UNAUTHENTICATED",
+             "QUEUE_WORKER_TIME_BUDGET_SECONDS",
              "QUEUE_WORKER_DEFAULT_BATCH", "QUEUE_WORKER_MAX_BODY_BYTES", "DB_POOL_MAX", "LOCAL_DIR",
              "MIGRATIONS_DIR")
 
@@ -42,6 +45,7 @@ def worker_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("QUEUE_WORKER_SECRET", SECRET)
+    monkeypatch.setenv("QUEUE_WORKER_READONLY_SECRET", READONLY_SECRET)
     http_api.reset()
     yield
     http_api.reset()

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from flask.testing import FlaskClient
 
-from shared.api.actions import ACTIONS
+from shared.api.catalog import ACTIONS
 from tests.functions.conftest import AUTH
 from tests.sql.factories import fingerprint
 

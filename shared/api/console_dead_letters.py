@@ -1,0 +1,7 @@
+"""Console HTTP actions: dead_letters. Registered in `shared.api.catalog`."""
+
+from __future__ import annotations
+
+from shared.api.actions import Action
+
+ACTIONS: dict[str, Action] = {}
