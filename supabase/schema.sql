@@ -1347,6 +1347,35 @@ $function$;
 comment on function public.payouts_on_hold() is 'Pending payouts held because their Stripe outcome is unknown, with the reason (for health).';
 grant execute on function public.payouts_on_hold() to service_role;
 
+-- function public.pending_jobs_by_type(p_types jsonb)
+CREATE OR REPLACE FUNCTION public.pending_jobs_by_type(p_types jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_types text[];
+begin
+  if p_types is null then
+    return '{}'::jsonb;
+  end if;
+  if pg_catalog.jsonb_typeof(p_types) <> 'array'
+     or exists (select 1 from pg_catalog.jsonb_array_elements(p_types) e where pg_catalog.jsonb_typeof(e) <> 'string') then
+    perform queue.raise('22Q01', 'p_types must be a JSON array of job type names, e.g. ["payout"]');
+  end if;
+  select pg_catalog.array_agg(e) into v_types from pg_catalog.jsonb_array_elements_text(p_types) e;
+  return (select coalesce(pg_catalog.jsonb_object_agg(t.type, coalesce(c.n, 0)), '{}'::jsonb)
+            from pg_catalog.unnest(coalesce(v_types, '{}'::text[])) as t(type)
+            left join (select j.type, pg_catalog.count(*) as n
+                         from public.job_queue j
+                        where j.status = 'pending' and j.type = any (v_types)
+                        group by j.type) c on c.type = t.type);
+end
+$function$;
+comment on function public.pending_jobs_by_type(p_types jsonb) is 'Pending jobs per type for each of p_types ({type: n}, zeros included): health degrades an unconfigured processor only when its jobs wait.';
+grant execute on function public.pending_jobs_by_type(p_types jsonb) to service_role;
+
 -- function public.purge_finished_jobs(p_older_than interval)
 CREATE OR REPLACE FUNCTION public.purge_finished_jobs(p_older_than interval DEFAULT NULL::interval)
  RETURNS integer

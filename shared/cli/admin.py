@@ -1,12 +1,14 @@
-"""`queue-worker migrate | dev | bench`: setting up, running locally, measuring."""
+"""`queue-worker migrate | dev | psql | bench`: setting up, running locally, measuring."""
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 
 from shared.bench.benchmark import run_bench
 from shared.config import Settings
 from shared.local.database import describe, embedded_url, migrate_database, sql_database_url
+from shared.local.postgres import psql_binary
 from shared.local.stack import DevOptions, run_dev
 from shared.queue.migrate import Migration, migrations_in
 
@@ -31,6 +33,18 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     return run_dev(settings, DevOptions(port=args.port, every=args.every))
+
+
+def cmd_psql(args: argparse.Namespace, settings: Settings) -> int:
+    """psql on DATABASE_URL or the embedded database (started, and migrated, if need be);
+    exits with psql's status. The embedded server stays up while psql runs."""
+    url = sql_database_url(settings)
+    if not settings.database_url:
+        migrate_database(url, settings)
+    command = [psql_binary(), "--set", "ON_ERROR_STOP=1", *(["--no-psqlrc"] if args.no_psqlrc else []),
+               *(part for sql in args.commands for part in ("-c", sql)),
+               *(part for path in args.files for part in ("-f", path)), url]
+    return subprocess.call(command)
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:

@@ -104,6 +104,15 @@ def add_reports(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 def add_admin(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _sub(subparsers, "migrate", cli_admin.cmd_migrate, "apply the SQL migrations (safe to re-run)",
          "Apply supabase/migrations to DATABASE_URL, or to the embedded PostgreSQL when it is unset.")
+    psql = _sub(subparsers, "psql", cli_admin.cmd_psql, "open psql on the queue's database",
+                "Open psql on DATABASE_URL, or on the embedded PostgreSQL (started and migrated if need "
+                "be); exits with psql's status. One statement: "
+                "queue-worker psql -c 'select * from queue_stats()'")
+    psql.add_argument("-c", "--command", dest="commands", action="append", default=[], metavar="SQL",
+                      help="run this and exit (repeatable), as psql -c")
+    psql.add_argument("-f", "--file", dest="files", action="append", default=[], metavar="FILE",
+                      help="run the statements in FILE and exit (repeatable), as psql -f")
+    psql.add_argument("--no-psqlrc", action="store_true", help="do not read ~/.psqlrc")
     bench = _sub(subparsers, "bench", cli_admin.cmd_bench, "benchmark enqueue and drain of no-op jobs")
     bench.add_argument("--jobs", type=cli_args.positive_int, help="jobs per drain run (default 10000)")
     bench.add_argument("--runs", type=cli_args.positive_int, help="drain runs; the median counts (default 3)")

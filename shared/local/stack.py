@@ -3,9 +3,11 @@
 Starts (or attaches to) the embedded PostgreSQL unless DATABASE_URL is set, migrates,
 serves the function with functions-framework on localhost, POSTs it when the database
 notifies that jobs arrived (shared/local/kick_listener.py), and ticks it like Cloud
-Scheduler would (plus the maintenance pg_cron does in production) as the backstop. Ctrl-C or SIGTERM
-stops everything: the server's whole process group is terminated, and the embedded
-PostgreSQL is stopped by its handle when this process exits.
+Scheduler would (plus the maintenance pg_cron does in production) as the backstop.
+Ctrl-C, SIGTERM or SIGHUP (the terminal closed) stops everything: the server's whole
+process group is terminated, and the embedded PostgreSQL is stopped by its handle when
+this process exits. A `dev` killed outright (SIGKILL) is cleaned up by the next start
+(shared/local/stale_stack.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 import httpx
 
 from shared.config import REPO_ROOT, Settings
+from shared.local import stale_stack
 from shared.local.database import describe, migrate_database, sql_database_url
 from shared.local.kick_listener import CHANNEL, start_kicks
 from shared.local.scheduler import Scheduler
@@ -142,12 +145,16 @@ def banner(options: DevOptions, database_url: str, settings: Settings, server_pi
         f"  curl -s -X POST{auth} '{url}'                  # process now",
         f"  curl -s{auth} '{url}?action=health'",
         f"  curl -s{auth} '{url}?action=stats'",
+        "  queue-worker psql                 # a SQL prompt here; -c 'select ...' runs one statement",
         "ready. Ctrl-C stops everything.",
     ])
 
 
 def run_dev(settings: Settings, options: DevOptions) -> int:
-    """Run the stack until Ctrl-C or SIGTERM, or until the server dies (status 1)."""
+    """Run the stack until Ctrl-C, SIGTERM or SIGHUP, or until the server dies (status 1).
+    First clears what an earlier `dev` that was killed left behind, saying what it did."""
+    for message in stale_stack.take_over(settings.local_dir):
+        print(f"queue-worker dev: {message}", flush=True)
     if not port_is_free(options.host, options.port):
         raise QueueError(f"port {options.port} on {options.host} is in use", hint="pass --port")
     with stop_on_signals() as stop:
@@ -162,6 +169,7 @@ def run_stack(settings: Settings, options: DevOptions, stop: threading.Event) ->
     backend = PostgresBackend(database_url, max_size=2)
     scheduler = Scheduler(options.url, options.every, backend, settings, stop)
     server = start_server(database_url, settings, options)
+    stale_stack.record(settings.local_dir, stale_stack.DevState(os.getpid(), server.pid, options.port))
     try:
         return serve(server, scheduler, options, banner(options, database_url, settings, server.pid), stop,
                      database_url)
@@ -171,6 +179,7 @@ def run_stack(settings: Settings, options: DevOptions, stop: threading.Event) ->
         if scheduler.is_alive():
             scheduler.join(10)
         backend.close()
+        stale_stack.clear(settings.local_dir)
         print("queue-worker dev: stopped", flush=True)
 
 

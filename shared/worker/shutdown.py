@@ -21,6 +21,10 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+# What a terminal user's stop looks like: Ctrl-C, `kill`, and closing the terminal (SIGHUP,
+# which would otherwise kill the CLI before it cleans up: a leaked server, a held port).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
 _lock = threading.Lock()
 _events: set[threading.Event] = set()
 
@@ -71,14 +75,14 @@ def install_gunicorn_hook() -> None:
 
 @contextmanager
 def stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by SIGINT (Ctrl-C) or SIGTERM while the block runs, instead of dying
+    """An event set by SIGINT (Ctrl-C), SIGTERM or SIGHUP while the block runs, instead of dying
     before cleaning up; the previous handlers come back afterwards. Main thread only."""
     stop = threading.Event()
 
     def handler(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
         yield stop
     finally:
@@ -89,7 +93,7 @@ def stop_on_signals() -> Iterator[threading.Event]:
 @contextmanager
 def stop_then_exit_on_signals(on_stop: Callable[[str], None],
                               on_exit: Callable[[str], None]) -> Iterator[threading.Event]:
-    """Like stop_on_signals for a long-running worker: the first SIGINT/SIGTERM sets the
+    """Like stop_on_signals for a long-running worker: the first stop signal sets the
     event (and calls `on_stop` with the signal's name); a second one calls `on_exit`, then
     ends the process at once with 128 + the signal number, jobs still running left to
     their locks (cleanup_stuck_jobs gives them back). Main thread only."""
@@ -103,7 +107,7 @@ def stop_then_exit_on_signals(on_stop: Callable[[str], None],
         stop.set()
         on_stop(name)
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
         yield stop
     finally:

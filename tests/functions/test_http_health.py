@@ -138,3 +138,21 @@ def test_a_database_lost_under_a_warm_function_is_503_down(client: FlaskClient, 
     assert status == 503
     assert body["status"] == "down"
     assert body["checks"]["database"]["ok"] is False
+
+
+def test_a_fresh_setup_without_a_stripe_key_is_ok_until_a_payout_waits(client: FlaskClient,
+                                                                        conn: Conn) -> None:
+    """The trial's complaint: health said `degraded` on a fresh setup only because the Stripe
+    key is unset. Unconfigured is reported; it degrades only with jobs it cannot run."""
+    record_worker_run(conn)
+    _, body = checks_of(client)
+    payout = body["checks"]["processors"]["types"]["payout"]
+    assert payout == {"configured": False, "missing": ["STRIPE_SECRET_KEY"], "status": "not configured",
+                      "waiting": 0}
+    assert body["checks"]["processors"]["ok"] is True
+    assert body["status"] == "ok"
+    make_job(conn, job_type="payout", payload={"seller_id": "00000000-0000-0000-0000-000000000042"})
+    _, body = checks_of(client)
+    assert body["status"] == "degraded"
+    assert body["checks"]["processors"]["blocked"] == ["payout"]
+    assert "STRIPE_SECRET_KEY" in body["checks"]["processors"]["types"]["payout"]["hint"]
