@@ -90,14 +90,20 @@ create table public.job_dead_letter (
     job_created_at timestamp with time zone not null,
     failed_at timestamp with time zone not null default now(),
     replayed_job_id uuid,
-    replayed_at timestamp with time zone
+    replayed_at timestamp with time zone,
+    error_fingerprint text not null default ''::text
 );
 alter table public.job_dead_letter add constraint job_dead_letter_pkey PRIMARY KEY (id);
 CREATE INDEX job_dead_letter_failed_at_idx ON public.job_dead_letter USING btree (failed_at);
+CREATE INDEX job_dead_letter_group_idx ON public.job_dead_letter USING btree (error_fingerprint, type, failed_at) WHERE (replayed_job_id IS NULL);
 CREATE INDEX job_dead_letter_idempotency_idx ON public.job_dead_letter USING btree (type, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 CREATE INDEX job_dead_letter_job_id_idx ON public.job_dead_letter USING btree (job_id);
+CREATE INDEX job_dead_letter_page_idx ON public.job_dead_letter USING btree (failed_at DESC, id DESC);
+CREATE INDEX job_dead_letter_type_page_idx ON public.job_dead_letter USING btree (type, failed_at DESC, id DESC);
+CREATE TRIGGER job_dead_letter_fingerprint BEFORE INSERT OR UPDATE OF last_error, error_fingerprint ON public.job_dead_letter FOR EACH ROW EXECUTE FUNCTION queue.dead_letter_fingerprint();
 alter table public.job_dead_letter enable row level security;
 comment on table public.job_dead_letter is 'Jobs that exhausted their attempts or failed permanently, with their full error history.';
+comment on column public.job_dead_letter.error_fingerprint is 'queue.error_fingerprint(last_error), '''' without an error; written by trigger job_dead_letter_fingerprint.';
 grant select, insert, update, delete on table public.job_dead_letter to service_role;
 
 -- table public.job_kicks
@@ -719,6 +725,188 @@ end
 $function$;
 comment on function public.console_audit(p_limit integer, p_before_id bigint) is 'Operator actions, newest first; p_before_id pages on (keyset). 22QB1 when p_limit is not 1-1000.';
 grant execute on function public.console_audit(p_limit integer, p_before_id bigint) to service_role;
+
+-- function public.dead_letter_groups(p_type text, p_limit integer)
+CREATE OR REPLACE FUNCTION public.dead_letter_groups(p_type text DEFAULT NULL::text, p_limit integer DEFAULT 50)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  if p_limit is null or p_limit < 1 or p_limit > 1000 then
+    perform queue.raise('22QB1', pg_catalog.format('limit must be 1-1000, got %s', coalesce(p_limit::text, 'null')));
+  end if;
+  return (
+    select pg_catalog.jsonb_build_object('groups', coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+             'fingerprint', g.error_fingerprint, 'type', g.type, 'count', g.n,
+             'first_seen', g.first_seen, 'last_seen', g.last_seen, 'sample_error', s.sample_error)
+             order by g.n desc, g.last_seen desc, g.error_fingerprint, g.type), '[]'::jsonb))
+      from (select d.error_fingerprint, d.type, pg_catalog.count(*) as n,
+                   pg_catalog.min(d.failed_at) as first_seen, pg_catalog.max(d.failed_at) as last_seen
+              from public.job_dead_letter d
+             where d.replayed_job_id is null and (p_type is null or d.type = p_type)
+             group by d.error_fingerprint, d.type
+             order by n desc, last_seen desc, d.error_fingerprint, d.type
+             limit p_limit) g
+      cross join lateral (
+        select pg_catalog.left(d.last_error, 500) as sample_error from public.job_dead_letter d
+         where d.error_fingerprint = g.error_fingerprint and d.type = g.type and d.replayed_job_id is null
+         order by d.failed_at desc limit 1) s
+  );
+end
+$function$;
+comment on function public.dead_letter_groups(p_type text, p_limit integer) is 'Dead letters not yet replayed, grouped by (error_fingerprint, type), largest first: {groups: [{fingerprint, type, count, first_seen, last_seen, sample_error}]}. p_type limits to one type; p_limit 1-1000 (22QB1).';
+grant execute on function public.dead_letter_groups(p_type text, p_limit integer) to service_role;
+
+-- function public.dead_letters_act(p_action text, p_selector jsonb, p_as_of timestamp with time zone, p_batch integer, p_actor text, p_action_id bigint)
+CREATE OR REPLACE FUNCTION public.dead_letters_act(p_action text, p_selector jsonb, p_as_of timestamp with time zone, p_batch integer DEFAULT 500, p_actor text DEFAULT 'sql'::text, p_action_id bigint DEFAULT NULL::bigint)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_sel jsonb;
+  v_where text;
+  v_name text := 'dead_letters.' || p_action;
+  v_target jsonb;
+  v_ids uuid[];
+  v_id uuid;
+  v_remaining bigint;
+  v_detail jsonb := '{}'::jsonb;
+  v_action_id bigint := p_action_id;
+begin
+  if p_action is null or p_action not in ('replay', 'delete') then
+    perform queue.raise('22QV4', pg_catalog.format('unknown dead-letter action %s', coalesce(p_action, 'null')),
+                        'the action is replay or delete');
+  end if;
+  if p_actor is null or p_actor not in ('admin', 'cli', 'sql') then
+    perform queue.raise('22QV4', pg_catalog.format('unknown actor %s', coalesce(p_actor, 'null')), 'the actor is admin, cli or sql');
+  end if;
+  if p_as_of is null then
+    perform queue.raise('22QV5', 'as_of is required: the as_of of the dead_letters_count the operator confirmed',
+                        'call dead_letters_count(selector) first and pass its as_of');
+  end if;
+  if p_batch is null or p_batch < 1 or p_batch > 1000 then
+    perform queue.raise('22QB1', pg_catalog.format('batch must be 1-1000, got %s', coalesce(p_batch::text, 'null')));
+  end if;
+  v_sel := queue.dead_letter_selection(p_selector);
+  v_target := pg_catalog.jsonb_build_object('selector', p_selector, 'as_of', p_as_of);
+  if v_action_id is not null then
+    select a.detail into v_detail from public.console_actions a
+     where a.id = v_action_id and a.action = v_name and a.target = v_target for update;
+    if not found then
+      perform queue.raise('22QV7', pg_catalog.format('action %s is not a %s of this selector and as_of', v_action_id, v_name),
+                          'pass the action_id the first batch returned, with the same selector and as_of');
+    end if;
+  elsif v_sel ? 'ids' then
+    v_detail := queue.dead_letter_ids_missing(v_sel);
+  end if;
+
+  v_where := queue.dead_letter_where(v_sel, true);
+  execute 'select coalesce(pg_catalog.array_agg(x.id), ''{}'') from (select d.id from public.job_dead_letter d where '
+       || v_where || ' order by d.failed_at, d.id limit $3 for update skip locked) x'
+    into v_ids using v_sel, p_as_of, p_batch;
+  if p_action = 'replay' then
+    foreach v_id in array v_ids loop
+      perform public.retry_dead_letter_job(v_id);
+    end loop;
+  else
+    delete from public.job_dead_letter d where d.id = any (v_ids);
+  end if;
+  execute 'select pg_catalog.count(*) from public.job_dead_letter d where ' || v_where
+    into v_remaining using v_sel, p_as_of;
+
+  v_detail := v_detail || pg_catalog.jsonb_build_object('batches', coalesce((v_detail ->> 'batches')::integer, 0) + 1);
+  if v_action_id is null then
+    v_action_id := queue.console_record(p_actor, v_name, v_target, pg_catalog.cardinality(v_ids), v_detail);
+  else
+    update public.console_actions a set affected = a.affected + pg_catalog.cardinality(v_ids), detail = v_detail
+     where a.id = v_action_id;
+  end if;
+  return pg_catalog.jsonb_build_object('action_id', v_action_id, 'affected', pg_catalog.cardinality(v_ids),
+                                       'remaining', v_remaining)
+         || (v_detail - 'batches');
+end
+$function$;
+comment on function public.dead_letters_act(p_action text, p_selector jsonb, p_as_of timestamp with time zone, p_batch integer, p_actor text, p_action_id bigint) is 'One bounded batch (p_batch 1-1000, SKIP LOCKED) of replay (as retry_dead_letter_job) or delete over the letters the selector covers that are not replayed and failed at or before p_as_of: {action_id, affected, remaining}. First call records a console_actions row; pass its action_id back for the next batches. 22QV1-22QV5, 22QV7, 22QB1.';
+grant execute on function public.dead_letters_act(p_action text, p_selector jsonb, p_as_of timestamp with time zone, p_batch integer, p_actor text, p_action_id bigint) to service_role;
+
+-- function public.dead_letters_count(p_selector jsonb)
+CREATE OR REPLACE FUNCTION public.dead_letters_count(p_selector jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_sel jsonb := queue.dead_letter_selection(p_selector);
+  v_as_of timestamptz := pg_catalog.now();
+  v_count bigint;
+  v_out jsonb;
+begin
+  execute 'select pg_catalog.count(*) from public.job_dead_letter d where ' || queue.dead_letter_where(v_sel, true)
+    into v_count using v_sel, v_as_of;
+  v_out := pg_catalog.jsonb_build_object('count', v_count, 'as_of', v_as_of);
+  if v_sel ? 'ids' then
+    v_out := v_out || queue.dead_letter_ids_missing(v_sel);
+  end if;
+  return v_out;
+end
+$function$;
+comment on function public.dead_letters_count(p_selector jsonb) is 'Dead letters a selector covers that are not replayed and failed at or before now: {count, as_of} (+ not_found, already_replayed for ids). Pass as_of to dead_letters_act. Selector errors 22QV1-22QV3.';
+grant execute on function public.dead_letters_count(p_selector jsonb) to service_role;
+
+-- function public.dead_letters_page(p_filter jsonb, p_after text, p_limit integer)
+CREATE OR REPLACE FUNCTION public.dead_letters_page(p_filter jsonb DEFAULT '{}'::jsonb, p_after text DEFAULT NULL::text, p_limit integer DEFAULT 50)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_sel jsonb;
+  v_after_at timestamptz;
+  v_after_id uuid;
+  v_rows jsonb;
+begin
+  if p_limit is null or p_limit < 1 or p_limit > 200 then
+    perform queue.raise('22QB1', pg_catalog.format('limit must be 1-200, got %s', coalesce(p_limit::text, 'null')));
+  end if;
+  v_sel := queue.dead_letter_filter(p_filter, array['type', 'fingerprint', 'q', 'from', 'to', 'replayed']);
+  if p_after is not null then
+    begin
+      v_after_at := pg_catalog.split_part(p_after, ',', 1)::timestamptz;
+      v_after_id := pg_catalog.split_part(p_after, ',', 2)::uuid;
+    exception when others then
+      v_after_at := null;
+    end;
+    if v_after_at is null or v_after_id is null then
+      perform queue.raise('22QV6', pg_catalog.format('after is not a cursor from dead_letters_page: %s', p_after),
+                          'pass next_after from the previous page unchanged, or nothing for the first page');
+    end if;
+  end if;
+  execute 'select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('
+       || '''id'', d.id, ''job_id'', d.job_id, ''type'', d.type, ''priority'', d.priority, '
+       || '''last_error'', pg_catalog.left(d.last_error, 2000), ''fingerprint'', d.error_fingerprint, '
+       || '''attempts'', d.attempts, ''max_attempts'', d.max_attempts, ''job_created_at'', d.job_created_at, '
+       || '''failed_at'', d.failed_at, ''replayed_job_id'', d.replayed_job_id, ''replayed_at'', d.replayed_at'
+       || ') order by d.failed_at desc, d.id desc), ''[]''::jsonb) from ('
+       || 'select * from public.job_dead_letter d where ' || queue.dead_letter_where(v_sel, false)
+       || case when v_after_at is not null then ' and (d.failed_at, d.id) < ($3, $4)' else '' end
+       || ' order by d.failed_at desc, d.id desc limit $5) d'
+    into v_rows
+    using v_sel, null::timestamptz, v_after_at, v_after_id, p_limit + 1;
+  return pg_catalog.jsonb_build_object(
+    'dead_letters', case when pg_catalog.jsonb_array_length(v_rows) > p_limit then v_rows - p_limit else v_rows end,
+    'next_after', case when pg_catalog.jsonb_array_length(v_rows) > p_limit then
+        pg_catalog.to_char((v_rows -> (p_limit - 1) ->> 'failed_at')::timestamptz at time zone 'UTC',
+                           'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || ',' || (v_rows -> (p_limit - 1) ->> 'id') end);
+end
+$function$;
+comment on function public.dead_letters_page(p_filter jsonb, p_after text, p_limit integer) is 'Dead letters newest first (failed_at desc, id desc): {dead_letters: [...], next_after}. p_filter {type, fingerprint, q, from, to, replayed} (22QV3), p_after the previous next_after (22QV6), p_limit 1-200 (22QB1).';
+grant execute on function public.dead_letters_page(p_filter jsonb, p_after text, p_limit integer) to service_role;
 
 -- function public.enqueue_due_schedules(p_now timestamp with time zone)
 CREATE OR REPLACE FUNCTION public.enqueue_due_schedules(p_now timestamp with time zone DEFAULT NULL::timestamp with time zone)
@@ -2434,6 +2622,91 @@ begin
 end
 $function$;
 
+-- function queue.dead_letter_filter(p_filter jsonb, p_allowed text[])
+CREATE OR REPLACE FUNCTION queue.dead_letter_filter(p_filter jsonb, p_allowed text[])
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_sel jsonb := '{}'::jsonb;
+  v_key text;
+  v_value jsonb;
+  v_hint text := pg_catalog.format('a filter is an object with any of %s', pg_catalog.array_to_string(p_allowed, ', '));
+begin
+  if p_filter is null or p_filter = 'null'::jsonb then
+    return v_sel;
+  end if;
+  if pg_catalog.jsonb_typeof(p_filter) <> 'object' then
+    perform queue.raise('22QV3', pg_catalog.format('a filter must be a JSON object, got %s', pg_catalog.jsonb_typeof(p_filter)), v_hint);
+  end if;
+  for v_key, v_value in select e.key, e.value from pg_catalog.jsonb_each(p_filter) e loop
+    if not v_key = any (p_allowed) then
+      perform queue.raise('22QV3', pg_catalog.format('unknown filter key %s', pg_catalog.to_jsonb(v_key)), v_hint);
+    end if;
+    continue when v_value = 'null'::jsonb;
+    if v_key = 'replayed' then
+      if pg_catalog.jsonb_typeof(v_value) <> 'boolean' then
+        perform queue.raise('22QV3', 'filter replayed must be true or false', v_hint);
+      end if;
+      v_sel := v_sel || pg_catalog.jsonb_build_object('replayed', v_value);
+      continue;
+    end if;
+    if pg_catalog.jsonb_typeof(v_value) <> 'string' then
+      perform queue.raise('22QV3', pg_catalog.format('filter %s must be a string, got %s', v_key, v_value), v_hint);
+    end if;
+    case v_key
+      when 'type', 'fingerprint' then v_sel := v_sel || pg_catalog.jsonb_build_object(v_key, v_value);
+      when 'q' then
+        if pg_catalog.length(v_value #>> '{}') > 200 then
+          perform queue.raise('22QV3', 'filter q is longer than 200 characters', v_hint);
+        end if;
+        if v_value <> '""'::jsonb then
+          v_sel := v_sel || pg_catalog.jsonb_build_object('q', pg_catalog.lower(v_value #>> '{}'));
+        end if;
+      else
+        begin
+          v_sel := v_sel || pg_catalog.jsonb_build_object(v_key, (v_value #>> '{}')::timestamptz);
+        exception when invalid_datetime_format or datetime_field_overflow or invalid_parameter_value then
+          perform queue.raise('22QV3', pg_catalog.format('filter %s is not a timestamp: %s', v_key, v_value),
+                              'give an ISO 8601 time such as 2026-01-06T12:00:00Z');
+        end;
+    end case;
+  end loop;
+  return v_sel;
+end
+$function$;
+comment on function queue.dead_letter_filter(p_filter jsonb, p_allowed text[]) is 'Parse a dead-letter filter object (keys among p_allowed: type, fingerprint, q, from, to, replayed); 22QV3 when malformed.';
+
+-- function queue.dead_letter_fingerprint()
+CREATE OR REPLACE FUNCTION queue.dead_letter_fingerprint()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  new.error_fingerprint := coalesce(queue.error_fingerprint(new.last_error), '');
+  return new;
+end
+$function$;
+comment on function queue.dead_letter_fingerprint() is 'Trigger: job_dead_letter.error_fingerprint := queue.error_fingerprint(last_error) on insert and on a change of last_error.';
+
+-- function queue.dead_letter_ids_missing(p_sel jsonb)
+CREATE OR REPLACE FUNCTION queue.dead_letter_ids_missing(p_sel jsonb)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select pg_catalog.jsonb_build_object(
+    'not_found', pg_catalog.jsonb_array_length(p_sel -> 'ids') - pg_catalog.count(d.id),
+    'already_replayed', pg_catalog.count(d.replayed_job_id))
+    from public.job_dead_letter d
+   where d.id in (select (x.value #>> '{}')::uuid from pg_catalog.jsonb_array_elements(p_sel -> 'ids') x)
+$function$;
+comment on function queue.dead_letter_ids_missing(p_sel jsonb) is 'For a parsed ids selection: {not_found: ids that are no dead letter, already_replayed: letters replayed before}.';
+
 -- function queue.dead_letter_jobs(p_ids uuid[], p_worker_id text, p_note text)
 CREATE OR REPLACE FUNCTION queue.dead_letter_jobs(p_ids uuid[], p_worker_id text, p_note text)
  RETURNS SETOF uuid
@@ -2479,6 +2752,75 @@ AS $function$
 $function$;
 comment on function queue.dead_letter_key_job(p_type text, p_key text) is 'The job id a dead letter holds (p_type, p_key) for (its replay if replayed), or null.';
 
+-- function queue.dead_letter_selection(p_selector jsonb)
+CREATE OR REPLACE FUNCTION queue.dead_letter_selection(p_selector jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_sel jsonb := '{}'::jsonb;
+  v_keys text[];
+  v_allowed constant text :=
+    'a selector is exactly one of {"ids": [uuid, ...]} (1-1000 ids), {"fingerprint": F, "type": T} (type optional) '
+    'or {"filter": {"type", "q", "from", "to"}} (each optional; {} is every dead letter)';
+begin
+  if p_selector is null or pg_catalog.jsonb_typeof(p_selector) <> 'object' then
+    perform queue.raise('22QV1', pg_catalog.format('the selector must be a JSON object, got %s',
+                        coalesce(pg_catalog.jsonb_typeof(p_selector), 'nothing')), v_allowed);
+  end if;
+  select coalesce(pg_catalog.array_agg(k order by k), '{}') into v_keys from pg_catalog.jsonb_object_keys(p_selector) k;
+  if v_keys = array['ids'] then
+    if pg_catalog.jsonb_typeof(p_selector -> 'ids') <> 'array'
+       or pg_catalog.jsonb_array_length(p_selector -> 'ids') not between 1 and 1000
+       or exists (select 1 from pg_catalog.jsonb_array_elements(p_selector -> 'ids') e
+                   where pg_catalog.jsonb_typeof(e) <> 'string'
+                      or (e #>> '{}') !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$') then
+      perform queue.raise('22QV2', 'ids must be an array of 1-1000 dead-letter ids (uuids)',
+                          'list them with dead_letters_page; for more, select by fingerprint or filter');
+    end if;
+    select pg_catalog.jsonb_build_object('ids', pg_catalog.jsonb_agg(distinct (e #>> '{}')::uuid)) into v_sel
+      from pg_catalog.jsonb_array_elements(p_selector -> 'ids') e;
+  elsif v_keys in (array['fingerprint'], array['fingerprint', 'type']) then
+    if pg_catalog.jsonb_typeof(p_selector -> 'fingerprint') <> 'string'
+       or pg_catalog.jsonb_typeof(coalesce(p_selector -> 'type', '"x"')) not in ('string', 'null') then
+      perform queue.raise('22QV1', 'fingerprint and type must be strings', v_allowed);
+    end if;
+    v_sel := pg_catalog.jsonb_strip_nulls(p_selector);
+  elsif v_keys = array['filter'] then
+    v_sel := queue.dead_letter_filter(p_selector -> 'filter', array['type', 'q', 'from', 'to']);
+  else
+    perform queue.raise('22QV1', pg_catalog.format('not a selector: keys %s', pg_catalog.to_jsonb(v_keys)), v_allowed);
+  end if;
+  return v_sel;
+end
+$function$;
+comment on function queue.dead_letter_selection(p_selector jsonb) is 'Parse a selector: {"ids": [...]} (1-1000, 22QV2) | {"fingerprint", "type"?} | {"filter": {type?, q?, from?, to?}}; anything else 22QV1.';
+
+-- function queue.dead_letter_where(p_sel jsonb, p_for_action boolean)
+CREATE OR REPLACE FUNCTION queue.dead_letter_where(p_sel jsonb, p_for_action boolean)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+  select pg_catalog.array_to_string(pg_catalog.array_remove(array[
+    'true',
+    case when p_sel ? 'ids' then
+      'd.id in (select (x.value #>> ''{}'')::uuid from pg_catalog.jsonb_array_elements($1 -> ''ids'') x)' end,
+    case when p_sel ? 'fingerprint' then 'd.error_fingerprint = ($1 ->> ''fingerprint'')' end,
+    case when p_sel ? 'type' then 'd.type = ($1 ->> ''type'')' end,
+    case when p_sel ? 'q' then 'pg_catalog.strpos(pg_catalog.lower(d.last_error), $1 ->> ''q'') > 0' end,
+    case when p_sel ? 'from' then 'd.failed_at >= ($1 ->> ''from'')::timestamptz' end,
+    case when p_sel ? 'to' then 'd.failed_at < ($1 ->> ''to'')::timestamptz' end,
+    case when p_for_action then 'd.replayed_job_id is null and d.failed_at <= $2'
+         when (p_sel ->> 'replayed')::boolean then 'd.replayed_job_id is not null'
+         when not (p_sel ->> 'replayed')::boolean then 'd.replayed_job_id is null' end
+  ], null), ' and ')
+$function$;
+comment on function queue.dead_letter_where(p_sel jsonb, p_for_action boolean) is 'The SQL condition (alias d; $1 the parsed selection, $2 as_of) for a parsed selection; p_for_action: only letters not replayed and failed at or before $2.';
+
 -- function queue.enqueue_batch_is_plainly_valid(p_jobs jsonb)
 CREATE OR REPLACE FUNCTION queue.enqueue_batch_is_plainly_valid(p_jobs jsonb)
  RETURNS boolean
@@ -2504,6 +2846,36 @@ AS $function$
     cross join (select coalesce((queue.setting('payload_max_bytes'))::text::bigint, 1048576) as max_bytes) l
 $function$;
 comment on function queue.enqueue_batch_is_plainly_valid(p_jobs jsonb) is 'True when every element of an enqueue_jobs batch (an array) passes the per-element checks for the server: known type, valid priority, an object payload within payload_max_bytes, max_attempts 1-1000, a uuid owner_id, and no depends_on. False sends the batch through the per-element checks.';
+
+-- function queue.error_fingerprint(p_error text)
+CREATE OR REPLACE FUNCTION queue.error_fingerprint(p_error text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE STRICT
+ SET search_path TO ''
+AS $function$
+  select pg_catalog.btrim(pg_catalog.left(pg_catalog.regexp_replace(
+    pg_catalog.regexp_replace(                                                         -- numbers
+    pg_catalog.regexp_replace(                                                         -- prefixed ids
+    pg_catalog.regexp_replace(                                                         -- hex ids
+    pg_catalog.regexp_replace(pg_catalog.regexp_replace(                               -- quoted strings
+    pg_catalog.regexp_replace(                                                         -- ip[:port]
+    pg_catalog.regexp_replace(                                                         -- urls
+    pg_catalog.regexp_replace(                                                         -- emails
+    pg_catalog.regexp_replace(                                                         -- uuids
+      pg_catalog.left(p_error, 2000),
+      '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', '<uuid>', 'g'),
+      '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}', '<email>', 'g'),
+      '\m[A-Za-z][A-Za-z0-9+.-]*://[^[:space:]''"<>]+', '<url>', 'g'),
+      '\m[0-9]{1,3}(\.[0-9]{1,3}){3}(:[0-9]{1,5})?\M', '<ip>', 'g'),
+      '''[^'']*''', '''?''', 'g'),
+      '"[^"]*"', '"?"', 'g'),
+      '\m(0x[0-9a-fA-F]+|(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,})\M', '<hex>', 'g'),
+      '\m([A-Za-z]{2,10})_(?=[A-Za-z0-9]*[0-9])[A-Za-z0-9]{8,}\M', '\1_<id>', 'g'),
+      '\m[0-9]+([.,][0-9]+)*', '<n>', 'g'),
+    '[[:space:]]+', ' ', 'g'), 200))
+$function$;
+comment on function queue.error_fingerprint(p_error text) is 'The shape of an error message: uuids, emails, urls, IPs, quoted strings, hex ids, prefixed ids and numbers replaced by placeholders (<uuid> <email> <url> <ip> ''?'' <hex> x_<id> <n>), whitespace collapsed, at most 200 characters (from the first 2,000 read). Immutable; null for null.';
 
 -- function queue.job_schedules_before_write()
 CREATE OR REPLACE FUNCTION queue.job_schedules_before_write()
