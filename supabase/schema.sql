@@ -126,6 +126,27 @@ alter table public.job_kicks enable row level security;
 comment on table public.job_kicks is 'Wake-ups sent when ready jobs arrived: group, when, via notify or pg_net (request id), answered by which invocation and when.';
 grant select, insert, update, delete on table public.job_kicks to service_role;
 
+-- table public.job_minute_stats
+create table public.job_minute_stats (
+    minute timestamp with time zone not null,
+    type text not null,
+    completed integer not null default 0,
+    failed integer not null default 0,
+    dead_lettered integer not null default 0,
+    ready integer,
+    run_ms_buckets integer[] not null default array_fill(0, ARRAY[56])
+);
+alter table public.job_minute_stats add constraint job_minute_stats_completed_check CHECK ((completed >= 0));
+alter table public.job_minute_stats add constraint job_minute_stats_dead_lettered_check CHECK ((dead_lettered >= 0));
+alter table public.job_minute_stats add constraint job_minute_stats_failed_check CHECK ((failed >= 0));
+alter table public.job_minute_stats add constraint job_minute_stats_pkey PRIMARY KEY (minute, type);
+alter table public.job_minute_stats add constraint job_minute_stats_ready_check CHECK ((ready >= 0));
+alter table public.job_minute_stats add constraint job_minute_stats_run_ms_buckets_check CHECK ((cardinality(run_ms_buckets) = 56));
+alter table public.job_minute_stats enable row level security;
+comment on table public.job_minute_stats is 'Per minute (older than 25 h: per hour) and type: completed, failed attempts, dead letters, sampled ready backlog, run-time histogram. Filled by queue.record_minute_stats.';
+comment on column public.job_minute_stats.run_ms_buckets is 'Completed jobs by run time (finished_at - started_at): element b+1 counts bucket b of queue.run_ms_bucket (0: under 1 ms; b >= 1: [2^((b-1)/2), 2^(b/2)) ms).';
+grant select on table public.job_minute_stats to service_role;
+
 -- table public.job_queue
 create table public.job_queue (
     id uuid not null default gen_random_uuid(),
@@ -624,10 +645,12 @@ begin
     from expired e;
 
   perform queue.dead_letter_jobs(v_dead, null, 'lock expired with no attempts left');
+  -- The console's per-minute stats, on the real clock (a test's p_now must not move them).
+  perform queue.record_minute_stats();
   return v_retried + coalesce(pg_catalog.cardinality(v_dead), 0);
 end
 $function$;
-comment on function public.cleanup_stuck_jobs(p_now timestamp with time zone) is 'Return running jobs whose lock expired to pending (dead letter when out of attempts); returns how many.';
+comment on function public.cleanup_stuck_jobs(p_now timestamp with time zone) is 'Return running jobs whose lock expired to pending (dead letter when out of attempts); returns how many. Also records the console''s minute stats (queue.record_minute_stats).';
 grant execute on function public.cleanup_stuck_jobs(p_now timestamp with time zone) to service_role;
 
 -- function public.complete_job(p_job_id uuid, p_result jsonb, p_worker_id text)
@@ -725,6 +748,75 @@ end
 $function$;
 comment on function public.console_audit(p_limit integer, p_before_id bigint) is 'Operator actions, newest first; p_before_id pages on (keyset). 22QB1 when p_limit is not 1-1000.';
 grant execute on function public.console_audit(p_limit integer, p_before_id bigint) to service_role;
+
+-- function public.console_overview(p_now timestamp with time zone)
+CREATE OR REPLACE FUNCTION public.console_overview(p_now timestamp with time zone DEFAULT NULL::timestamp with time zone)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_now timestamptz := coalesce(p_now, pg_catalog.clock_timestamp());
+  v_minute timestamptz := date_trunc('minute', v_now);
+begin
+  perform queue.record_minute_stats(p_now);
+  return (
+    with live as (select * from queue.console_type_counts(v_now)),
+    hour as (
+      select s.type, pg_catalog.sum(s.completed)::bigint as completed, pg_catalog.sum(s.failed)::bigint as failed,
+             pg_catalog.sum(s.dead_lettered)::bigint as dead_lettered, queue.histograms_sum(pg_catalog.array_agg(s.run_ms_buckets)) as runs
+        from public.job_minute_stats s
+       where s.minute > v_minute - interval '1 hour' and s.minute <= v_minute
+       group by s.type
+    ),
+    letters as (
+      select d.type, pg_catalog.count(*) as n from public.job_dead_letter d
+       where d.replayed_job_id is null group by d.type
+    ),
+    types as (
+      select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+               'type', t.name, 'enabled', t.enabled,
+               'pending', coalesce(l.pending, 0), 'ready', coalesce(l.ready, 0),
+               'scheduled', coalesce(l.scheduled, 0), 'running', coalesce(l.running, 0),
+               'completed_1h', coalesce(h.completed, 0), 'failed_1h', coalesce(h.failed, 0),
+               'dead_lettered_1h', coalesce(h.dead_lettered, 0), 'dead_letters', coalesce(d.n, 0),
+               'oldest_ready_age_seconds',
+                 coalesce(greatest(extract(epoch from v_now - l.oldest_ready)::double precision, 0), 0),
+               'run_ms_p50', pg_catalog.round(queue.run_ms_percentile(h.runs, 0.5)::numeric, 1),
+               'run_ms_p95', pg_catalog.round(queue.run_ms_percentile(h.runs, 0.95)::numeric, 1))
+             order by t.name) as list
+        from public.job_types t
+        left join live l on l.type = t.name
+        left join hour h on h.type = t.name
+        left join letters d on d.type = t.name
+    ),
+    runs as (
+      select r.* from public.worker_runs r order by r.started_at desc limit 20
+    ),
+    stale as (
+      select j.id, j.type, j.locked_by, j.locked_until from public.job_queue j
+       where j.status = 'running' and j.locked_until < v_now
+       order by j.locked_until limit 100
+    )
+    select pg_catalog.jsonb_build_object(
+      'generated_at', v_now,
+      'types', coalesce((select types.list from types), '[]'::jsonb),
+      'series', queue.console_series(v_now),
+      'recent_runs', coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                        'worker_id', r.worker_id, 'started_at', r.started_at, 'finished_at', r.finished_at,
+                        'duration_ms', pg_catalog.round((extract(epoch from r.finished_at - r.started_at) * 1000)::numeric, 1),
+                        'claimed', r.claimed, 'completed', r.completed, 'retried', r.retried,
+                        'dead_lettered', r.dead_lettered) order by r.started_at desc) from runs r), '[]'::jsonb),
+      'stale_claims', coalesce((select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s) order by s.locked_until)
+                                  from stale s), '[]'::jsonb),
+      'dead_letters_1h', (select pg_catalog.count(*) from public.job_dead_letter d
+                           where d.failed_at > v_now - interval '1 hour' and d.failed_at <= v_now))
+  );
+end
+$function$;
+comment on function public.console_overview(p_now timestamp with time zone) is 'The operator console''s overview (records the minute stats first): per-type live counts (every job type), completed/failed/dead-lettered and p50/p95 run ms of the last hour, 60 minute and 96 quarter-hour points of completed/failed/ready, the 20 latest worker runs, up to 100 stale claims, dead letters in the last hour. p_now for tests.';
+grant execute on function public.console_overview(p_now timestamp with time zone) to service_role;
 
 -- function public.dead_letter_groups(p_type text, p_limit integer)
 CREATE OR REPLACE FUNCTION public.dead_letter_groups(p_type text DEFAULT NULL::text, p_limit integer DEFAULT 50)
@@ -2002,6 +2094,14 @@ grant execute on function public.worker_run_start(p_worker_id text, p_meta jsonb
 -- schema queue
 create schema queue;
 
+-- table queue.minute_stats_watermark
+create table queue.minute_stats_watermark (
+    singleton boolean not null default true,
+    recorded_through timestamp with time zone
+);
+alter table queue.minute_stats_watermark add constraint minute_stats_watermark_pkey PRIMARY KEY (singleton);
+alter table queue.minute_stats_watermark add constraint minute_stats_watermark_singleton_check CHECK (singleton);
+
 -- table queue.schema_migrations
 create table queue.schema_migrations (
     version text not null,
@@ -2031,6 +2131,63 @@ CASE
     ELSE true
 END);
 alter table queue.settings add constraint settings_pkey PRIMARY KEY (key);
+
+-- function queue.add_minute_stats(p_from timestamp with time zone, p_through timestamp with time zone)
+CREATE OR REPLACE FUNCTION queue.add_minute_stats(p_from timestamp with time zone, p_through timestamp with time zone)
+ RETURNS integer
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  with done as (
+    select date_trunc('minute', j.finished_at) as minute, j.type,
+           queue.run_ms_bucket(extract(epoch from j.finished_at - j.started_at)::double precision * 1000) as bucket
+      from public.job_queue j
+     where j.finished_at > p_from and j.finished_at <= p_through and j.status = 'completed'
+  ),
+  completed as (
+    select h.minute, h.type, pg_catalog.sum(h.n)::integer as n,
+           array(select coalesce((pg_catalog.jsonb_object_agg(h.bucket, h.n) ->> b::text)::integer, 0)
+                   from pg_catalog.generate_series(0, 55) b) as buckets
+      from (select d.minute, d.type, d.bucket, pg_catalog.count(*) as n from done d group by 1, 2, 3) h
+     group by 1, 2
+  ),
+  retried as (
+    select date_trunc('minute', e.at) as minute,
+           coalesce((select j.type from public.job_queue j where j.id = e.job_id),
+                    (select d.type from public.job_dead_letter d where d.job_id = e.job_id limit 1)) as type,
+           pg_catalog.count(*)::integer as n
+      from public.job_status_events e
+     where e.at > p_from and e.at <= p_through and e.from_status = 'running' and e.to_status = 'pending'
+       and e.note in ('retry scheduled', 'lock expired')
+     group by 1, 2
+  ),
+  dead as (
+    select date_trunc('minute', d.failed_at) as minute, d.type, pg_catalog.count(*)::integer as n
+      from public.job_dead_letter d
+     where d.failed_at > p_from and d.failed_at <= p_through
+     group by 1, 2
+  ),
+  keys as (
+    select minute, type from completed union select minute, type from retried where type is not null
+    union select minute, type from dead
+  ),
+  added as (
+    insert into public.job_minute_stats as s (minute, type, completed, failed, dead_lettered, run_ms_buckets)
+    select k.minute, k.type, coalesce(c.n, 0), coalesce(r.n, 0) + coalesce(d.n, 0), coalesce(d.n, 0),
+           coalesce(c.buckets, pg_catalog.array_fill(0, array[56]))
+      from keys k
+      left join completed c on c.minute = k.minute and c.type = k.type
+      left join retried r on r.minute = k.minute and r.type = k.type
+      left join dead d on d.minute = k.minute and d.type = k.type
+    on conflict (minute, type) do update
+       set completed = s.completed + excluded.completed, failed = s.failed + excluded.failed,
+           dead_lettered = s.dead_lettered + excluded.dead_lettered,
+           run_ms_buckets = queue.int_arrays_add(s.run_ms_buckets, excluded.run_ms_buckets)
+    returning 1
+  )
+  select pg_catalog.count(*)::integer from added
+$function$;
+comment on function queue.add_minute_stats(p_from timestamp with time zone, p_through timestamp with time zone) is 'Add to job_minute_stats what completed, was retried or dead-lettered in (p_from, p_through]; returns the rows touched. Callers hold the watermark.';
 
 -- function queue.analytics_marketplace_rows(p_lo timestamp with time zone, p_hi timestamp with time zone)
 CREATE OR REPLACE FUNCTION queue.analytics_marketplace_rows(p_lo timestamp with time zone, p_hi timestamp with time zone)
@@ -2473,6 +2630,33 @@ AS $function$
 $function$;
 comment on function queue.client_scoped_key(p_key text) is 'p_key as stored: "user:<auth.uid()>:<p_key>" for a client, p_key unchanged for the server.';
 
+-- function queue.coarsen_minute_stats(p_before timestamp with time zone)
+CREATE OR REPLACE FUNCTION queue.coarsen_minute_stats(p_before timestamp with time zone)
+ RETURNS void
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  -- Hours that still have minute rows become one row each (a coarsened hour has only
+  -- its :00 row, so doing it again changes nothing).
+  with hours as (
+    select distinct date_trunc('hour', s.minute) as hour from public.job_minute_stats s
+     where s.minute < date_trunc('hour', p_before) and s.minute <> date_trunc('hour', s.minute)
+  ),
+  gone as (
+    delete from public.job_minute_stats s using hours h
+     where s.minute >= h.hour and s.minute < h.hour + interval '1 hour'
+    returning s.*
+  )
+  insert into public.job_minute_stats (minute, type, completed, failed, dead_lettered, ready, run_ms_buckets)
+  select date_trunc('hour', g.minute), g.type, pg_catalog.sum(g.completed), pg_catalog.sum(g.failed),
+         pg_catalog.sum(g.dead_lettered), pg_catalog.max(g.ready),
+         queue.histograms_sum(pg_catalog.array_agg(g.run_ms_buckets))
+    from gone g
+   group by 1, 2;
+  delete from public.job_minute_stats s where s.minute < p_before - interval '30 days';
+$function$;
+comment on function queue.coarsen_minute_stats(p_before timestamp with time zone) is 'Merge job_minute_stats minute rows of the hours before p_before into hour rows; delete rows 30 days older than p_before.';
+
 -- function queue.console_record(p_actor text, p_action text, p_target jsonb, p_affected integer, p_detail jsonb)
 CREATE OR REPLACE FUNCTION queue.console_record(p_actor text, p_action text, p_target jsonb, p_affected integer, p_detail jsonb DEFAULT '{}'::jsonb)
  RETURNS bigint
@@ -2486,6 +2670,69 @@ AS $function$
   returning id;
 $function$;
 comment on function queue.console_record(p_actor text, p_action text, p_target jsonb, p_affected integer, p_detail jsonb) is 'Record one operator action in console_actions (same transaction as the change); returns its id.';
+
+-- function queue.console_series(p_now timestamp with time zone)
+CREATE OR REPLACE FUNCTION queue.console_series(p_now timestamp with time zone)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  with per_minute as (
+    select s.minute, pg_catalog.sum(s.completed)::bigint as completed, pg_catalog.sum(s.failed)::bigint as failed,
+           pg_catalog.sum(s.ready)::bigint as ready
+      from public.job_minute_stats s
+     where s.minute > p_now - interval '1 day' - interval '15 minutes' and s.minute <= p_now
+     group by s.minute
+  ),
+  minutes as (
+    select m.at, coalesce(p.completed, 0) as completed, coalesce(p.failed, 0) as failed, p.ready
+      from pg_catalog.generate_series(date_trunc('minute', p_now) - interval '59 minutes',
+                                      date_trunc('minute', p_now), interval '1 minute') as m(at)
+      left join per_minute p on p.minute = m.at
+  ),
+  quarters as (
+    select q.at, coalesce(pg_catalog.sum(p.completed), 0) as completed, coalesce(pg_catalog.sum(p.failed), 0) as failed,
+           pg_catalog.max(p.ready) as ready
+      from pg_catalog.generate_series(
+             date_trunc('hour', p_now) + pg_catalog.floor(extract(minute from p_now) / 15) * interval '15 minutes'
+               - interval '15 minutes' * 95,
+             date_trunc('hour', p_now) + pg_catalog.floor(extract(minute from p_now) / 15) * interval '15 minutes',
+             interval '15 minutes') as q(at)
+      left join per_minute p on p.minute >= q.at and p.minute < q.at + interval '15 minutes'
+     group by q.at
+  )
+  select pg_catalog.jsonb_build_object(
+    'minute', (select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                 'at', m.at, 'completed', m.completed, 'failed', m.failed, 'ready', m.ready) order by m.at)
+                 from minutes m),
+    'quarter_hour', (select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                       'at', q.at, 'completed', q.completed, 'failed', q.failed, 'ready', q.ready) order by q.at)
+                       from quarters q))
+$function$;
+comment on function queue.console_series(p_now timestamp with time zone) is 'The overview''s charts: 60 one-minute and 96 quarter-hour points up to p_now, from job_minute_stats.';
+
+-- function queue.console_type_counts(p_now timestamp with time zone)
+CREATE OR REPLACE FUNCTION queue.console_type_counts(p_now timestamp with time zone)
+ RETURNS TABLE(type text, pending bigint, ready bigint, scheduled bigint, running bigint, oldest_ready timestamp with time zone)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  -- Two scans, one per partial index (job_queue_claim_idx, job_queue_running_idx).
+  select x.type, pg_catalog.sum(x.pending)::bigint, pg_catalog.sum(x.ready)::bigint,
+         pg_catalog.sum(x.scheduled)::bigint, pg_catalog.sum(x.running)::bigint, pg_catalog.min(x.oldest_ready)
+    from (select j.type, pg_catalog.count(*) as pending,
+                 pg_catalog.count(*) filter (where j.run_at <= p_now) as ready,
+                 pg_catalog.count(*) filter (where j.run_at > p_now) as scheduled,
+                 0 as running, pg_catalog.min(j.run_at) filter (where j.run_at <= p_now) as oldest_ready
+            from public.job_queue j where j.status = 'pending' group by j.type
+          union all
+          select j.type, 0, 0, 0, pg_catalog.count(*), null
+            from public.job_queue j where j.status = 'running' group by j.type) x
+   group by x.type
+$function$;
+comment on function queue.console_type_counts(p_now timestamp with time zone) is 'Pending, ready, scheduled and running jobs per type (types with none are absent), and the oldest ready run_at.';
 
 -- function queue.cron_field(p_field text, p_lo integer, p_hi integer, p_names text[])
 CREATE OR REPLACE FUNCTION queue.cron_field(p_field text, p_lo integer, p_hi integer, p_names text[] DEFAULT NULL::text[])
@@ -2877,6 +3124,32 @@ AS $function$
 $function$;
 comment on function queue.error_fingerprint(p_error text) is 'The shape of an error message: uuids, emails, urls, IPs, quoted strings, hex ids, prefixed ids and numbers replaced by placeholders (<uuid> <email> <url> <ip> ''?'' <hex> x_<id> <n>), whitespace collapsed, at most 200 characters (from the first 2,000 read). Immutable; null for null.';
 
+-- function queue.histograms_sum(p_histograms integer[])
+CREATE OR REPLACE FUNCTION queue.histograms_sum(p_histograms integer[])
+ RETURNS integer[]
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO ''
+AS $function$
+  -- array_agg of histograms is one 56-wide two-dimensional array; unnest flattens it.
+  select pg_catalog.array_agg(x.n order by x.b)
+    from (select (u.i - 1) % 56 as b, pg_catalog.sum(u.n)::integer as n
+            from pg_catalog.unnest(p_histograms) with ordinality as u(n, i) group by 1) x
+$function$;
+comment on function queue.histograms_sum(p_histograms integer[]) is 'Element-wise sum of run_ms_buckets histograms given as array_agg(run_ms_buckets); null when none.';
+
+-- function queue.int_arrays_add(p_a integer[], p_b integer[])
+CREATE OR REPLACE FUNCTION queue.int_arrays_add(p_a integer[], p_b integer[])
+ RETURNS integer[]
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO ''
+AS $function$
+  select pg_catalog.array_agg(coalesce(x.a, 0) + coalesce(x.b, 0) order by x.i)
+    from rows from (pg_catalog.unnest(p_a), pg_catalog.unnest(p_b)) with ordinality as x(a, b, i)
+$function$;
+comment on function queue.int_arrays_add(p_a integer[], p_b integer[]) is 'Element-wise sum of two histograms.';
+
 -- function queue.job_schedules_before_write()
 CREATE OR REPLACE FUNCTION queue.job_schedules_before_write()
  RETURNS trigger
@@ -3082,6 +3355,43 @@ end
 $function$;
 comment on function queue.raise(p_sqlstate text, p_message text, p_hint text) is 'Raise p_message with SQLSTATE p_sqlstate and HINT p_hint. Codes are listed in README "SQLSTATEs".';
 
+-- function queue.record_minute_stats(p_now timestamp with time zone, p_settle_margin interval)
+CREATE OR REPLACE FUNCTION queue.record_minute_stats(p_now timestamp with time zone DEFAULT NULL::timestamp with time zone, p_settle_margin interval DEFAULT '00:00:05'::interval)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_now timestamptz := coalesce(p_now, pg_catalog.clock_timestamp());
+  v_through timestamptz := v_now - coalesce(p_settle_margin, interval '0');
+  v_from timestamptz;
+  v_rows integer := 0;
+begin
+  select w.recorded_through into v_from from queue.minute_stats_watermark w for update skip locked;
+  if not found then
+    return null;  -- another call is recording right now
+  end if;
+  v_from := coalesce(v_from, v_through - interval '1 day');
+  if v_through > v_from then
+    v_rows := queue.add_minute_stats(v_from, v_through);
+    update queue.minute_stats_watermark set recorded_through = v_through;
+  end if;
+  insert into public.job_minute_stats as s (minute, type, ready)
+  select date_trunc('minute', v_now), t.name, coalesce(r.n, 0)
+    from public.job_types t
+    left join (select j.type, pg_catalog.count(*)::integer as n from public.job_queue j
+                where j.status = 'pending' and j.run_at <= v_now group by 1) r on r.type = t.name
+  on conflict (minute, type) do update set ready = excluded.ready;
+  -- Once an hour is more than 25 h old (the console's day of quarter-hours needs minutes).
+  if date_trunc('hour', v_through - interval '25 hours') > date_trunc('hour', v_from - interval '25 hours') then
+    perform queue.coarsen_minute_stats(v_through - interval '25 hours');
+  end if;
+  return v_rows;
+end
+$function$;
+comment on function queue.record_minute_stats(p_now timestamp with time zone, p_settle_margin interval) is 'Add to job_minute_stats what finished since the last call (up to p_now - p_settle_margin, default 5 s) and sample the ready backlog at p_now; coarsen and purge old rows. Counts each row once: a concurrent call returns null without counting. Returns the rows added to.';
+
 -- function queue.require_worker_id(p_worker_id text)
 CREATE OR REPLACE FUNCTION queue.require_worker_id(p_worker_id text)
  RETURNS void
@@ -3114,6 +3424,43 @@ AS $function$
     * (0.5 + 0.5 * least(greatest(p_jitter, 0), 1)))
 $function$;
 comment on function queue.retry_delay(p_attempt integer, p_base_seconds integer, p_cap_seconds integer, p_jitter double precision) is 'Backoff before retrying after attempt p_attempt: d = least(cap, base * 2^(attempt-1)); returns d/2 + jitter*d/2.';
+
+-- function queue.run_ms_bucket(p_ms double precision)
+CREATE OR REPLACE FUNCTION queue.run_ms_bucket(p_ms double precision)
+ RETURNS integer
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO ''
+AS $function$
+  select case when p_ms is null or p_ms < 1 then 0
+              else least(55, pg_catalog.floor(2 * pg_catalog.ln(p_ms) / pg_catalog.ln(2) + 1e-9)::integer + 1) end
+$function$;
+comment on function queue.run_ms_bucket(p_ms double precision) is 'Histogram bucket (0-55) of a run time in ms: 0 under 1 ms, b >= 1 for [2^((b-1)/2), 2^(b/2)) ms (ratio sqrt 2), 55 from 2^27 ms up.';
+
+-- function queue.run_ms_percentile(p_buckets integer[], p_fraction double precision)
+CREATE OR REPLACE FUNCTION queue.run_ms_percentile(p_buckets integer[], p_fraction double precision)
+ RETURNS double precision
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO ''
+AS $function$
+  -- The bucket holding the rank, interpolated linearly inside it; null when it is empty.
+  with b as (
+    select i - 1 as bucket, n,
+           pg_catalog.sum(n) over (order by i) - n as before,
+           pg_catalog.sum(n) over () as total
+      from pg_catalog.unnest(p_buckets) with ordinality as u(n, i)
+  )
+  select case when b.bucket = 0 then 1.0 * (p_fraction * b.total - b.before) / b.n
+              else pg_catalog.power(2, (b.bucket - 1) / 2.0)
+                   + (pg_catalog.power(2, b.bucket / 2.0) - pg_catalog.power(2, (b.bucket - 1) / 2.0))
+                     * (p_fraction * b.total - b.before) / b.n end
+    from b
+   where b.n > 0 and b.before + b.n >= p_fraction * b.total
+   order by b.bucket
+   limit 1
+$function$;
+comment on function queue.run_ms_percentile(p_buckets integer[], p_fraction double precision) is 'Estimated run time in ms at p_fraction (0-1) of a run_ms_buckets histogram (within ~20%); null when empty.';
 
 -- function queue.setting(p_key text)
 CREATE OR REPLACE FUNCTION queue.setting(p_key text)
