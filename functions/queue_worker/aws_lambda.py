@@ -5,7 +5,9 @@ Two kinds of event, the same actions and answers as the HTTP function (`main.py`
 * **HTTP** through a Lambda function URL or API Gateway (payload format 2.0 or 1.0):
   the bearer token is checked exactly as on other platforms (before the body is
   decoded), the body has the same size cap (413), depth and NUL checks (400), and the
-  answer is an HTTP response (`statusCode`, `headers`, JSON `body`).
+  answer is an HTTP response (`statusCode`, `headers`, JSON `body`). Paths under
+  /dashboard (after an API Gateway stage, if any) are the console's page
+  (`shared.api.dashboard`), served without a token like on other platforms.
 * **A direct invoke**, which is what EventBridge Scheduler sends every minute: the
   event is the schedule's input, `{"action": "process", "type": "email,audio",
   "batch": 50}` (every key optional). Only principals IAM allows to invoke the function
@@ -24,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from shared.api import actions as http_api
+from shared.api import dashboard
 from shared.api.body import capped
 from shared.api.params import HttpProblem
 from shared.api.respond import request_id_from, respond
@@ -40,6 +43,9 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
 
 def _http(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    path = _path(event)
+    if dashboard.is_dashboard(path):
+        return _page(dashboard.serve(_method(event), path, headers.get("if-none-match")))
     request = http_api.ApiRequest(_method(event), _query(event), lambda: _body(event))
     answer = respond(request, headers.get("authorization"),
                      request_id_from(headers.get("x-request-id") or _aws_request_id(context)))
@@ -68,6 +74,25 @@ def _refused(request_id: str, message: str) -> dict[str, Any]:
 def _method(event: Mapping[str, Any]) -> str:
     http = (event.get("requestContext") or {}).get("http") or {}
     return str(http.get("method") or event.get("httpMethod") or "").upper()
+
+
+def _path(event: Mapping[str, Any]) -> str:
+    """The request path, without the API Gateway stage it may start with ("/prod/dashboard")."""
+    path = str(event.get("rawPath") or event.get("path") or "/")
+    stage = str((event.get("requestContext") or {}).get("stage") or "")
+    if stage and stage != "$default" and path.startswith(f"/{stage}/"):
+        path = path[len(stage) + 1:]
+    return path
+
+
+def _page(page: dashboard.Page) -> dict[str, Any]:
+    """The page as a Lambda HTTP response: text as is, anything else base64."""
+    try:
+        return {"statusCode": page.status, "headers": page.headers, "body": page.body.decode(),
+                "isBase64Encoded": False}
+    except UnicodeDecodeError:
+        return {"statusCode": page.status, "headers": page.headers,
+                "body": base64.b64encode(page.body).decode(), "isBase64Encoded": True}
 
 
 def _query(event: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -2,7 +2,9 @@
 
 Thin on purpose: turn the Flask request into an `ApiRequest` and the answer into a
 response; authentication, actions, statuses and the request log live in
-`shared.api.respond` (shared with the AWS Lambda handler beside this file). Every
+`shared.api.respond` (shared with the AWS Lambda handler beside this file). Paths under
+/dashboard are the operator console's page instead (`shared.api.dashboard`: static files,
+no token needed to load it, a strict Content-Security-Policy). Every other
 response is JSON and carries a request id (body and X-Request-Id header), also the
 errors Flask raises before the function runs. The body is read only by an action that
 needs it, after authentication, and at most QUEUE_WORKER_MAX_BODY_BYTES of it
@@ -20,6 +22,7 @@ import functions_framework
 from werkzeug.exceptions import HTTPException
 
 from shared.api import actions as http_api
+from shared.api import dashboard
 from shared.api.body import read_capped
 from shared.api.respond import request_id_from, respond
 from shared.worker.shutdown import install_gunicorn_hook
@@ -29,6 +32,9 @@ install_gunicorn_hook()
 
 @functions_framework.http
 def queue_worker(request: flask.Request) -> flask.Response:
+    if dashboard.is_dashboard(request.path):
+        page = dashboard.serve(request.method, request.path, request.headers.get("If-None-Match"))
+        return flask.Response(iter([page.body]), status=page.status, headers=page.headers)
     api_request = http_api.ApiRequest(request.method, request.args.to_dict(flat=False),
                                       lambda: read_body(request))
     answer = respond(api_request, request.headers.get("Authorization"),

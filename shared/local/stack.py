@@ -138,6 +138,7 @@ def banner(options: DevOptions, database_url: str, settings: Settings, server_pi
         f"queue-worker dev: function on {url} (server pid {server_pid}), database {describe(database_url)}",
         f"scheduler: POST {url} every {options.every:g}s (the backstop); jobs start on enqueue: "
         f"LISTEN {CHANNEL} -> POST {url}",
+        f"dashboard: {url}dashboard",
         f"local output: emails in {outbox_dir(settings)}, audio in {settings.local_dir / 'audio'}",
         "try:",
         f"  curl -s -X POST{auth} '{url}?action=enqueue' -H 'Content-Type: application/json' "

@@ -1,0 +1,126 @@
+// Overview: counts per type, throughput and backlog charts, health checks, recent runs.
+// Built from ?action=overview, ?action=health and ?action=stats; a missing action only
+// blanks its own panel ("not available yet").
+
+import { get } from "../api.js";
+import { legend, lineChart } from "../charts.js";
+import { badge, failed, fmt, h, panel, replace, table, timeCell } from "../dom.js";
+
+const THROUGHPUT = [{ name: "completed", key: "completed", class: "s-completed" },
+  { name: "failed", key: "failed", class: "s-failed" }];
+const BACKLOG = [{ name: "ready", key: "ready", class: "s-ready" }];
+
+async function settle(promise) {
+  try { return { value: await promise }; } catch (error) { return { error }; }
+}
+
+export function render(root) {
+  const heading = h("h1", {}, "Overview");
+  const totals = h("div", { class: "tiles", "aria-label": "Totals" });
+  const counts = h("div");
+  const charts = h("div");
+  const health = h("div");
+  const runs = h("div");
+  root.append(heading, totals, h("div", { class: "grid-2" }, counts, health), charts, runs);
+
+  async function refresh() {
+    const [over, stats, checks] = await Promise.all([settle(get("overview")), settle(get("stats")),
+      settle(get("health"))]);
+    replace(totals, ...tiles(over.value, stats.value));
+    replace(counts, countsPanel(over, stats));
+    replace(charts, over.error ? failed("Throughput and backlog", over.error) : chartsPanel(over.value));
+    replace(health, checks.error ? failed("Health", checks.error) : healthPanel(checks.value));
+    replace(runs, over.error ? failed("Recent invocations", over.error) : runsPanel(over.value));
+  }
+  return { refresh };
+}
+
+function tile(label, value, cls = "") {
+  return h("div", { class: `tile ${cls}` }, h("div", { class: "tile-value num" }, value),
+    h("div", { class: "tile-label" }, label));
+}
+
+function tiles(over, stats) {
+  const by = (stats && stats.by_status) || {};
+  const types = (over && over.types) || [];
+  const oldest = types.length ? Math.max(...types.map((t) => t.oldest_ready_age_seconds || 0))
+    : stats && stats.oldest_pending_age_seconds;
+  return [
+    tile("pending", fmt.num(by.pending || 0), "t-pending"),
+    tile("running", fmt.num(by.running || 0), "t-running"),
+    tile("completed", fmt.num(by.completed || 0), "t-completed"),
+    tile("completed last hour", fmt.num(stats ? stats.completed_last_1h : null)),
+    tile("failed last hour", fmt.num(stats ? stats.failed_last_1h : null), "t-failed"),
+    tile("dead letters last hour", fmt.num(over ? over.dead_letters_1h : null), "t-failed"),
+    tile("dead letters", fmt.num(stats ? stats.dead_letter_count : null)),
+    tile("oldest ready", fmt.age(oldest)),
+    tile("run time p50 / p95", stats ? `${fmt.ms(stats.run_time_p50_ms)} / ${fmt.ms(stats.run_time_p95_ms)}` : "–"),
+  ];
+}
+
+function countsPanel(over, stats) {
+  const title = "Counts by type";
+  if (over.value) {
+    return panel(title, table([
+      { label: "type", value: (t) => h("a", { href: `#/jobs?type=${encodeURIComponent(t.type)}` }, t.type) },
+      { label: "state", value: (t) => badge(t.enabled) },
+      ...["pending", "ready", "scheduled", "running", "completed_1h", "failed_1h", "dead_lettered_1h", "dead_letters"]
+        .map((key) => ({ label: key.replace("_1h", " 1h").replace("_", " "), class: "num", value: (t) => fmt.num(t[key]) })),
+      { label: "oldest ready", class: "num", value: (t) => fmt.age(t.oldest_ready_age_seconds) },
+      { label: "p50", class: "num", value: (t) => fmt.ms(t.run_ms_p50) },
+      { label: "p95", class: "num", value: (t) => fmt.ms(t.run_ms_p95) },
+    ], over.value.types, { label: title, emptyText: "No job types yet." }));
+  }
+  if (!stats.value) return failed(title, stats.error);
+  // Without ?action=overview: the same counts from queue_stats (by type and status).
+  const rows = Object.entries(stats.value.by_type || {}).map(([type, statuses]) => ({ type, ...statuses }));
+  rows.sort((a, b) => a.type.localeCompare(b.type));
+  return panel(title, table([
+    { label: "type", value: (t) => h("a", { href: `#/jobs?type=${encodeURIComponent(t.type)}` }, t.type) },
+    ...["pending", "running", "completed", "cancelled"].map((key) => ({ label: key, class: "num",
+      value: (t) => fmt.num(t[key] || 0) })),
+  ], rows, { label: title, emptyText: "No jobs yet: enqueue one from the Enqueue view." }));
+}
+
+function chartsPanel(over) {
+  const series = over.series || {};
+  const chart = (title, points, kinds) => h("figure", { class: "chart-box" },
+    h("figcaption", {}, title), lineChart({ title, points: points || [], series: kinds }), legend(kinds));
+  return panel("Throughput and backlog", h("div", { class: "charts" },
+    chart("Completed / failed per minute, last hour", series.minute, THROUGHPUT),
+    chart("Ready backlog, last hour", series.minute, BACKLOG),
+    chart("Completed / failed per 15 min, last day", series.quarter_hour, THROUGHPUT),
+    chart("Ready backlog, last day", series.quarter_hour, BACKLOG)));
+}
+
+function healthPanel(report) {
+  const checks = Object.entries(report.checks || {});
+  return panel("Health", h("p", {}, "Status: ", badge(report.status)),
+    h("ul", { class: "checks", "aria-label": "Health checks" }, checks.map(([name, check]) =>
+      h("li", { class: check.ok ? "ok" : "bad" }, h("span", { class: "check-mark", "aria-hidden": "true" },
+        check.ok ? "✓" : "✗"), h("strong", {}, name), " ", h("span", { class: "sr-only" }, check.ok ? "ok" : "failing"),
+        h("span", { class: "check-detail" }, describe(check))))));
+}
+
+function describe(check) {
+  return Object.entries(check).filter(([key]) => key !== "ok")
+    .map(([key, value]) => `${key}: ${typeof value === "object" ? JSON.stringify(value) : value}`).join(" · ");
+}
+
+function runsPanel(over) {
+  const stale = over.stale_claims || [];
+  return h("div", { class: "grid-2" },
+    panel("Recent invocations", table([
+      { label: "worker", value: (r) => h("code", {}, fmt.short(r.worker_id)) },
+      { label: "started", value: (r) => timeCell(r.started_at) },
+      { label: "duration", class: "num", value: (r) => fmt.ms(r.duration_ms) },
+      ...["claimed", "completed", "retried", "dead_lettered"].map((key) => ({ label: key.replace("_", " "),
+        class: "num", value: (r) => fmt.num(r[key]) })),
+    ], over.recent_runs, { label: "Recent invocations", emptyText: "No invocations yet." })),
+    panel("Stale claims", table([
+      { label: "job", value: (j) => h("a", { href: `#/jobs/${j.id}` }, fmt.short(j.id)) },
+      { label: "type", value: (j) => j.type },
+      { label: "locked by", value: (j) => h("code", {}, fmt.short(j.locked_by)) },
+      { label: "lock expired", value: (j) => timeCell(j.locked_until) },
+    ], stale, { label: "Stale claims", emptyText: "No stale claims: every running job has a live lock." })));
+}
