@@ -749,6 +749,20 @@ $function$;
 comment on function public.console_audit(p_limit integer, p_before_id bigint) is 'Operator actions, newest first; p_before_id pages on (keyset). 22QB1 when p_limit is not 1-1000.';
 grant execute on function public.console_audit(p_limit integer, p_before_id bigint) to service_role;
 
+-- function public.console_audit_list(p_limit integer, p_before_id bigint)
+CREATE OR REPLACE FUNCTION public.console_audit_list(p_limit integer DEFAULT 50, p_before_id bigint DEFAULT NULL::bigint)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select pg_catalog.jsonb_build_object('actions',
+           coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(a) order by a.id desc), '[]'::jsonb))
+    from public.console_audit(p_limit, p_before_id) a
+$function$;
+comment on function public.console_audit_list(p_limit integer, p_before_id bigint) is 'console_audit as {actions: [...]} (newest first, keyset by p_before_id); 22QB1 when p_limit is not 1-1000.';
+grant execute on function public.console_audit_list(p_limit integer, p_before_id bigint) to service_role;
+
 -- function public.console_overview(p_now timestamp with time zone)
 CREATE OR REPLACE FUNCTION public.console_overview(p_now timestamp with time zone DEFAULT NULL::timestamp with time zone)
  RETURNS jsonb
@@ -817,6 +831,151 @@ end
 $function$;
 comment on function public.console_overview(p_now timestamp with time zone) is 'The operator console''s overview (records the minute stats first): per-type live counts (every job type), completed/failed/dead-lettered and p50/p95 run ms of the last hour, 60 minute and 96 quarter-hour points of completed/failed/ready, the 20 latest worker runs, up to 100 stale claims, dead letters in the last hour. p_now for tests.';
 grant execute on function public.console_overview(p_now timestamp with time zone) to service_role;
+
+-- function public.console_reset_breaker(p_provider text, p_actor text)
+CREATE OR REPLACE FUNCTION public.console_reset_breaker(p_provider text, p_actor text DEFAULT 'sql'::text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_before public.circuit_breakers;
+begin
+  perform queue.console_check_actor(p_actor);
+  if p_provider is null then
+    perform queue.raise('22QO1', 'p_provider is required', 'pass the provider named in console_types().breakers');
+  end if;
+  select * into v_before from public.circuit_breakers b where b.provider = p_provider for update;
+  if not found then
+    perform queue.raise('PT404', pg_catalog.format('no circuit breaker for provider %L', p_provider),
+      'known providers: ' || coalesce((select pg_catalog.string_agg(b.provider, ', ' order by b.provider)
+                                         from public.circuit_breakers b), '(none)'));
+  end if;
+  update public.circuit_breakers b
+     set state = 'closed', consecutive_failures = 0, open_until = null, updated_at = pg_catalog.clock_timestamp()
+   where b.provider = p_provider;
+  perform queue.console_record(p_actor, 'breaker.reset', pg_catalog.jsonb_build_object('provider', p_provider), 1,
+                               pg_catalog.jsonb_build_object('state', v_before.state,
+                                                             'consecutive_failures', v_before.consecutive_failures));
+  return pg_catalog.jsonb_build_object('provider', p_provider, 'state', 'closed');
+end
+$function$;
+comment on function public.console_reset_breaker(p_provider text, p_actor text) is 'Close a provider''s circuit breaker (failures 0). Audited as breaker.reset. Returns {provider, state}. 22QO1 null provider, PT404 unknown provider, 22QO2 bad actor.';
+grant execute on function public.console_reset_breaker(p_provider text, p_actor text) to service_role;
+
+-- function public.console_schedules()
+CREATE OR REPLACE FUNCTION public.console_schedules()
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select pg_catalog.jsonb_build_object('schedules', coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+           'name', s.name, 'cron', s.cron, 'type', s.type, 'payload', s.payload, 'enabled', s.enabled,
+           'next_run_at', case when s.enabled then s.next_run_at end, 'last_run_at', s.last_run_at,
+           'last_job_id', s.last_job_id) order by s.name), '[]'::jsonb))
+    from (select * from public.job_schedules order by name limit 1000) s
+$function$;
+comment on function public.console_schedules() is 'Every schedule (up to 1000, by name) with its cron, job, enabled, next and last run, for the console''s Schedules view.';
+grant execute on function public.console_schedules() to service_role;
+
+-- function public.console_set_schedule_enabled(p_name text, p_enabled boolean, p_actor text)
+CREATE OR REPLACE FUNCTION public.console_set_schedule_enabled(p_name text, p_enabled boolean, p_actor text DEFAULT 'sql'::text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_changed integer;
+  v_next timestamptz;
+begin
+  perform queue.console_check_actor(p_actor);
+  if p_name is null or p_enabled is null then
+    perform queue.raise('22QO1', 'p_name and p_enabled are required',
+      'pass a schedule name and true (enable) or false (disable)');
+  end if;
+  if not exists (select 1 from public.job_schedules s where s.name = p_name) then
+    perform queue.raise('PT404', pg_catalog.format('no schedule named %L', p_name),
+      'known schedules: ' || coalesce((select pg_catalog.string_agg(s.name, ', ' order by s.name)
+                                         from public.job_schedules s), '(none)'));
+  end if;
+  update public.job_schedules s set enabled = p_enabled
+   where s.name = p_name and s.enabled is distinct from p_enabled;
+  get diagnostics v_changed = row_count;
+  select s.next_run_at into v_next from public.job_schedules s where s.name = p_name;
+  perform queue.console_record(p_actor, case when p_enabled then 'schedule.enable' else 'schedule.disable' end,
+                               pg_catalog.jsonb_build_object('name', p_name), v_changed,
+                               pg_catalog.jsonb_build_object('enabled', p_enabled));
+  return pg_catalog.jsonb_build_object('name', p_name, 'enabled', p_enabled,
+                                       'next_run_at', case when p_enabled then v_next end);
+end
+$function$;
+comment on function public.console_set_schedule_enabled(p_name text, p_enabled boolean, p_actor text) is 'Enable or disable a schedule (enabling: next run = the next cron slot after now). Audited as schedule.enable/schedule.disable (affected 0 when unchanged). Returns {name, enabled, next_run_at}. 22QO1 null argument, PT404 unknown schedule, 22QO2 bad actor.';
+grant execute on function public.console_set_schedule_enabled(p_name text, p_enabled boolean, p_actor text) to service_role;
+
+-- function public.console_set_type_enabled(p_type text, p_enabled boolean, p_actor text)
+CREATE OR REPLACE FUNCTION public.console_set_type_enabled(p_type text, p_enabled boolean, p_actor text DEFAULT 'sql'::text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_changed integer;
+begin
+  perform queue.console_check_actor(p_actor);
+  if p_type is null or p_enabled is null then
+    perform queue.raise('22QO1', 'p_type and p_enabled are required',
+      'pass a job type name and true (resume) or false (pause)');
+  end if;
+  if not exists (select 1 from public.job_types t where t.name = p_type) then
+    perform queue.raise('22QT1', pg_catalog.format('unknown job type %L', p_type),
+      'known types: ' || coalesce((select pg_catalog.string_agg(t.name, ', ' order by t.name)
+                                     from public.job_types t), '(none)'));
+  end if;
+  update public.job_types t set enabled = p_enabled, updated_at = pg_catalog.now()
+   where t.name = p_type and t.enabled is distinct from p_enabled;
+  get diagnostics v_changed = row_count;
+  perform queue.console_record(p_actor, case when p_enabled then 'type.resume' else 'type.pause' end,
+                               pg_catalog.jsonb_build_object('type', p_type), v_changed,
+                               pg_catalog.jsonb_build_object('enabled', p_enabled));
+  return pg_catalog.jsonb_build_object('type', p_type, 'enabled', p_enabled);
+end
+$function$;
+comment on function public.console_set_type_enabled(p_type text, p_enabled boolean, p_actor text) is 'Pause (false) or resume (true) a job type: get_next_job skips a paused type''s jobs. Audited as type.pause/type.resume (affected 0 when unchanged). Returns {type, enabled}. 22QO1 null argument, 22QT1 unknown type, 22QO2 bad actor.';
+grant execute on function public.console_set_type_enabled(p_type text, p_enabled boolean, p_actor text) to service_role;
+
+-- function public.console_types()
+CREATE OR REPLACE FUNCTION public.console_types()
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  with counts as (
+    select x.type, pg_catalog.sum(x.pending)::bigint as pending, pg_catalog.sum(x.running)::bigint as running
+      from (select j.type, pg_catalog.count(*) as pending, 0 as running
+              from public.job_queue j where j.status = 'pending' group by j.type
+            union all
+            select j.type, 0, pg_catalog.count(*) from public.job_queue j where j.status = 'running' group by j.type) x
+     group by x.type
+  )
+  select pg_catalog.jsonb_build_object(
+    'types', coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                 'name', t.name, 'enabled', t.enabled, 'concurrency_limit', t.concurrency_limit,
+                 'timeout_seconds', t.timeout_seconds, 'max_attempts', t.max_attempts,
+                 'backoff_base_seconds', t.backoff_base_seconds, 'backoff_cap_seconds', t.backoff_cap_seconds,
+                 'pending', coalesce(c.pending, 0), 'running', coalesce(c.running, 0)) order by t.name)
+                 from public.job_types t left join counts c on c.type = t.name), '[]'::jsonb),
+    'breakers', coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                 'provider', b.provider, 'state', b.state, 'consecutive_failures', b.consecutive_failures,
+                 'open_until', b.open_until, 'last_error', b.last_error) order by b.provider)
+                 from public.circuit_breakers b), '[]'::jsonb))
+$function$;
+comment on function public.console_types() is 'Every job type''s settings with its pending and running counts, and every circuit breaker, for the console''s Types view.';
+grant execute on function public.console_types() to service_role;
 
 -- function public.dead_letter_groups(p_type text, p_limit integer)
 CREATE OR REPLACE FUNCTION public.dead_letter_groups(p_type text DEFAULT NULL::text, p_limit integer DEFAULT 50)
@@ -2656,6 +2815,23 @@ AS $function$
   delete from public.job_minute_stats s where s.minute < p_before - interval '30 days';
 $function$;
 comment on function queue.coarsen_minute_stats(p_before timestamp with time zone) is 'Merge job_minute_stats minute rows of the hours before p_before into hour rows; delete rows 30 days older than p_before.';
+
+-- function queue.console_check_actor(p_actor text)
+CREATE OR REPLACE FUNCTION queue.console_check_actor(p_actor text)
+ RETURNS void
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+begin
+  if p_actor is null or p_actor not in ('admin', 'cli', 'sql') then
+    perform queue.raise('22QO2', pg_catalog.format('p_actor must be admin, cli or sql, got %s',
+                                                   coalesce(pg_catalog.quote_literal(p_actor), 'null')),
+      'admin: the HTTP action with the worker secret; cli: the queue-worker command; sql: a direct call');
+  end if;
+end
+$function$;
+comment on function queue.console_check_actor(p_actor text) is 'Raise 22QO2 unless p_actor is admin, cli or sql.';
 
 -- function queue.console_record(p_actor text, p_action text, p_target jsonb, p_affected integer, p_detail jsonb)
 CREATE OR REPLACE FUNCTION queue.console_record(p_actor text, p_action text, p_target jsonb, p_affected integer, p_detail jsonb DEFAULT '{}'::jsonb)
