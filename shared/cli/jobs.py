@@ -1,4 +1,4 @@
-"""`queue-worker enqueue | process | stats | health | dlq`: the queue from a terminal.
+"""`queue-worker enqueue | process | stats | health`: the queue from a terminal (dlq: console_dlq.py).
 
 Each command returns its exit status: 0 done, 1 failed (or unhealthy), 2 bad input
 (raised as UsageError; argparse handles the rest).
@@ -19,7 +19,6 @@ from shared.ops.health import health_report
 from shared.processors import load_registry
 from shared.queue import QueueBackend
 from shared.queue.job_input import JobRejected, new_job
-from shared.queue.models import DeadLetter
 from shared.worker.invocation import InvocationOptions, InvocationReport, run_invocation
 from shared.worker.shutdown import stop_on_signals
 
@@ -102,28 +101,3 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report["status"] == "ok" else 1
 
 
-def dead_letter_line(letter: DeadLetter) -> str:
-    error = (letter.last_error or "").replace("\n", " ")
-    error = error if len(error) <= 60 else error[:57] + "..."
-    replayed = f" replayed as {letter.replayed_job_id}" if letter.replayed_job_id else ""
-    return (f"{letter.id}  {letter.failed_at:%Y-%m-%d %H:%M:%S}  {letter.type:<10} "
-            f"attempts {letter.attempts}/{letter.max_attempts}  {error}{replayed}")
-
-
-def cmd_dlq_list(args: argparse.Namespace, settings: Settings) -> int:
-    with backend_for(settings) as backend:
-        letters = backend.dead_letters_list(args.limit)
-    if args.json:
-        print_json([letter.model_dump(mode="json") for letter in letters])
-    elif not letters:
-        print("the dead letter queue is empty")
-    for letter in [] if args.json else letters:
-        print(dead_letter_line(letter))
-    return 0
-
-
-def cmd_dlq_replay(args: argparse.Namespace, settings: Settings) -> int:
-    """Replay a dead letter as a new pending job; prints the new job's id."""
-    with backend_for(settings) as backend:
-        print(backend.dead_letter_replay(args.id))
-    return 0

@@ -89,16 +89,6 @@ def add_work(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def add_reports(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _sub(subparsers, "stats", cli_jobs.cmd_stats, "print queue_stats() as JSON")
     _sub(subparsers, "health", cli_jobs.cmd_health, "print the health checks; exit 1 unless ok")
-    dlq = _sub(subparsers, "dlq", None, "list or replay dead letters")
-    dlq_commands = dlq.add_subparsers(title="dlq commands", metavar="{list,replay}")
-    listing = _sub(dlq_commands, "list", cli_jobs.cmd_dlq_list, "newest dead letters first")
-    listing.add_argument("--limit", type=cli_args.batch_size, default=50,
-                         help="how many, 1-1000 (default 50)")
-    listing.add_argument("--json", action="store_true", help="print them as JSON")
-    replay = _sub(dlq_commands, "replay", cli_jobs.cmd_dlq_replay, "replay a dead letter as a new job")
-    replay.add_argument("id", type=cli_args.uuid, metavar="ID", help="the dead letter's id (from dlq list)")
-    for parser in (listing, replay):
-        parser.set_defaults(command=f"dlq {parser.prog.split()[-1]}")
 
 
 def add_admin(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
