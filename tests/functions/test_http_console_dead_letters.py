@@ -1,13 +1,15 @@
 """The console's dead-letter HTTP actions: dead_letter_groups, dead_letters, dead_letters_count,
 dead_letters_replay, dead_letters_delete (and the old ?action=retry&id=).
 
-Real: functions-framework's app (its test client), Flask, PostgreSQL; dead letters made by
-fail_job or inserted straight into job_dead_letter. Faked: nothing; the time budget is made
+Real: functions-framework's app (its test client), Flask, PostgreSQL, supabase-py; dead letters
+made by fail_job or inserted straight into job_dead_letter. Stand-in: PostgREST (which cannot be
+installed here) is tests/support/postgrest.py over the same database. The time budget is made
 small through QUEUE_WORKER_TIME_BUDGET_SECONDS to see a partial answer continued.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -15,8 +17,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from shared.api import actions as http_api
-from tests.functions.conftest import AUTH, READONLY_AUTH
+from tests.functions.conftest import AUTH, ENV_NAMES, READONLY_AUTH, SOURCE
 from tests.sql.factories import Conn, fingerprint, make_job, value
+from tests.support.postgrest import PostgrestEndpoint
 
 
 def bulk(conn: Conn, n: int, error: str, job_type: str = "noop") -> None:
@@ -182,3 +185,47 @@ def test_the_old_retry_action_still_replays_one_letter(client: FlaskClient, conn
     body = ok(client.post(f"/?action=retry&id={letter}", headers=AUTH))
     assert body["dead_letter_id"] == str(letter)
     assert value(conn, "select replayed_job_id from job_dead_letter") == UUID(body["id"])
+
+
+@pytest.fixture
+def supabase_client(postgrest: PostgrestEndpoint, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlaskClient]:
+    """The function configured as on Supabase (SUPABASE_URL and the service key only): every
+    rpc goes through PostgREST (the stand-in)."""
+    import functions_framework
+
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SUPABASE_URL", postgrest.url)
+    monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", postgrest.service_role_key)
+    monkeypatch.setenv("QUEUE_WORKER_TIME_BUDGET_SECONDS", "0.001")  # one batch per request
+    http_api.reset()
+    app = functions_framework.create_app(target="queue_worker", source=SOURCE)  # type: ignore[no-untyped-call]
+    test_client: FlaskClient = app.test_client()
+    yield test_client
+    http_api.reset()
+
+
+def test_groups_count_and_a_batched_replay_work_through_postgrest(
+        supabase_client: FlaskClient, postgrest: PostgrestEndpoint, conn: Conn) -> None:
+    bulk(conn, 700, "smtp 421 try %s", "email")
+    bulk(conn, 3, "tts quota %s", "audio")
+    auth = {"Authorization": f"Bearer {postgrest.service_role_key}"}
+    listed = ok(supabase_client.get("/?action=dead_letter_groups", headers=auth))["groups"]
+    assert [(g["fingerprint"], g["count"]) for g in listed] == [("smtp <n> try <n>", 700),
+                                                               ("tts quota <n>", 3)]
+    page = ok(supabase_client.get("/?action=dead_letters&limit=200", headers=auth))
+    assert len(page["dead_letters"]) == 200
+    selector = {"fingerprint": "smtp <n> try <n>"}
+    as_of = ok(supabase_client.post("/?action=dead_letters_count", headers=auth,
+                                    json={"selector": selector}))["as_of"]
+    body: dict[str, Any] = {"selector": selector, "as_of": as_of}
+    first = ok(supabase_client.post("/?action=dead_letters_replay", headers=auth, json=body))
+    assert (first["affected"], first["remaining"], first["partial"]) == (500, 200, True)
+    rest = ok(supabase_client.post("/?action=dead_letters_replay", headers=auth,
+                                   json=body | {"action_id": first["action_id"]}))
+    assert (rest["affected"], rest["remaining"], rest["partial"]) == (200, 0, False)
+    assert value(conn, "select count(*) from job_queue") == 700
+    bad = supabase_client.post("/?action=dead_letters_count", headers=auth, json={"selector": {"ids": []}})
+    assert bad.status_code == 400
+    assert bad.json is not None
+    assert bad.json["sqlstate"] == "22QV2"
