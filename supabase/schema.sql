@@ -101,6 +101,10 @@ CREATE INDEX job_dead_letter_job_id_idx ON public.job_dead_letter USING btree (j
 CREATE INDEX job_dead_letter_page_idx ON public.job_dead_letter USING btree (failed_at DESC, id DESC);
 CREATE INDEX job_dead_letter_type_page_idx ON public.job_dead_letter USING btree (type, failed_at DESC, id DESC);
 CREATE TRIGGER job_dead_letter_fingerprint BEFORE INSERT OR UPDATE OF last_error, error_fingerprint ON public.job_dead_letter FOR EACH ROW EXECUTE FUNCTION queue.dead_letter_fingerprint();
+CREATE TRIGGER job_dead_letter_waiting_delete AFTER DELETE ON public.job_dead_letter REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION queue.dead_letters_waiting_on_delete();
+CREATE TRIGGER job_dead_letter_waiting_insert AFTER INSERT ON public.job_dead_letter REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION queue.dead_letters_waiting_on_insert();
+CREATE TRIGGER job_dead_letter_waiting_truncate AFTER TRUNCATE ON public.job_dead_letter FOR EACH STATEMENT EXECUTE FUNCTION queue.dead_letters_waiting_on_truncate();
+CREATE TRIGGER job_dead_letter_waiting_update AFTER UPDATE ON public.job_dead_letter REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION queue.dead_letters_waiting_on_update();
 alter table public.job_dead_letter enable row level security;
 comment on table public.job_dead_letter is 'Jobs that exhausted their attempts or failed permanently, with their full error history.';
 comment on column public.job_dead_letter.error_fingerprint is 'queue.error_fingerprint(last_error), '''' without an error; written by trigger job_dead_letter_fingerprint.';
@@ -784,10 +788,7 @@ begin
        where s.minute > v_minute - interval '1 hour' and s.minute <= v_minute
        group by s.type
     ),
-    letters as (
-      select d.type, pg_catalog.count(*) as n from public.job_dead_letter d
-       where d.replayed_job_id is null group by d.type
-    ),
+    letters as (select w.type, w.waiting as n from queue.dead_letters_waiting w),
     types as (
       select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                'type', t.name, 'enabled', t.enabled,
@@ -2253,6 +2254,13 @@ grant execute on function public.worker_run_start(p_worker_id text, p_meta jsonb
 -- schema queue
 create schema queue;
 
+-- table queue.dead_letters_waiting
+create table queue.dead_letters_waiting (
+    type text not null,
+    waiting bigint not null default 0
+);
+alter table queue.dead_letters_waiting add constraint dead_letters_waiting_pkey PRIMARY KEY (type);
+
 -- table queue.minute_stats_watermark
 create table queue.minute_stats_watermark (
     singleton boolean not null default true,
@@ -3243,6 +3251,84 @@ AS $function$
   ], null), ' and ')
 $function$;
 comment on function queue.dead_letter_where(p_sel jsonb, p_for_action boolean) is 'The SQL condition (alias d; $1 the parsed selection, $2 as_of) for a parsed selection; p_for_action: only letters not replayed and failed at or before $2.';
+
+-- function queue.dead_letters_waiting_add(p_deltas jsonb)
+CREATE OR REPLACE FUNCTION queue.dead_letters_waiting_add(p_deltas jsonb)
+ RETURNS void
+ LANGUAGE sql
+ SET search_path TO ''
+AS $function$
+  insert into queue.dead_letters_waiting as w (type, waiting)
+  select d.key, d.value::bigint from pg_catalog.jsonb_each_text(p_deltas) d where d.value::bigint <> 0
+   order by d.key
+  on conflict (type) do update set waiting = w.waiting + excluded.waiting
+$function$;
+comment on function queue.dead_letters_waiting_add(p_deltas jsonb) is 'Add {type: delta} to queue.dead_letters_waiting, in type order.';
+
+-- function queue.dead_letters_waiting_on_delete()
+CREATE OR REPLACE FUNCTION queue.dead_letters_waiting_on_delete()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  perform queue.dead_letters_waiting_add(
+    (select pg_catalog.jsonb_object_agg(o.type, -o.c) from
+       (select r.type, pg_catalog.count(*) as c from old_rows r where r.replayed_job_id is null group by 1) o));
+  return null;
+end
+$function$;
+comment on function queue.dead_letters_waiting_on_delete() is 'Uncount the deleted waiting dead letters.';
+
+-- function queue.dead_letters_waiting_on_insert()
+CREATE OR REPLACE FUNCTION queue.dead_letters_waiting_on_insert()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  perform queue.dead_letters_waiting_add(
+    (select pg_catalog.jsonb_object_agg(n.type, n.c) from
+       (select r.type, pg_catalog.count(*) as c from new_rows r where r.replayed_job_id is null group by 1) n));
+  return null;
+end
+$function$;
+comment on function queue.dead_letters_waiting_on_insert() is 'Count the new waiting dead letters per type.';
+
+-- function queue.dead_letters_waiting_on_truncate()
+CREATE OR REPLACE FUNCTION queue.dead_letters_waiting_on_truncate()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  delete from queue.dead_letters_waiting;
+  return null;
+end
+$function$;
+comment on function queue.dead_letters_waiting_on_truncate() is 'No dead letters, nothing waiting.';
+
+-- function queue.dead_letters_waiting_on_update()
+CREATE OR REPLACE FUNCTION queue.dead_letters_waiting_on_update()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  perform queue.dead_letters_waiting_add(
+    (select pg_catalog.jsonb_object_agg(x.type, x.c) from
+       (select u.type, pg_catalog.sum(u.c) as c from
+          (select r.type, 1 as c from new_rows r where r.replayed_job_id is null
+           union all
+           select r.type, -1 from old_rows r where r.replayed_job_id is null) u group by 1) x));
+  return null;
+end
+$function$;
+comment on function queue.dead_letters_waiting_on_update() is 'Move the waiting counts by what an update replayed (or un-replayed).';
 
 -- function queue.enqueue_batch_is_plainly_valid(p_jobs jsonb)
 CREATE OR REPLACE FUNCTION queue.enqueue_batch_is_plainly_valid(p_jobs jsonb)

@@ -249,3 +249,58 @@ def test_run_time_buckets_are_half_powers_of_two(conn: Conn, ms: float | None, b
 
 def test_percentiles_of_an_empty_histogram_are_null(conn: Conn) -> None:
     assert value(conn, "select queue.run_ms_percentile(array_fill(0, array[56]), 0.5)") is None
+
+
+# --- dead letters waiting: counters kept by triggers on job_dead_letter ---------------------
+
+def _waiting(conn: Conn) -> dict[str, int]:
+    rows = conn.execute("select type, waiting from queue.dead_letters_waiting where waiting <> 0").fetchall()
+    return {r["type"]: r["waiting"] for r in rows}
+
+
+def _actual(conn: Conn) -> dict[str, int]:
+    rows = conn.execute("select type, count(*)::int as n from job_dead_letter where replayed_job_id is null "
+                        "group by 1").fetchall()
+    return {r["type"]: r["n"] for r in rows}
+
+
+def test_the_waiting_counters_follow_dead_lettering_replays_and_deletes(conn: Conn) -> None:
+    for job_type in ("email", "email", "noop", "audio"):
+        make_job(conn, "dead", job_type)
+    assert _waiting(conn) == {"email": 2, "noop": 1, "audio": 1} == _actual(conn)
+    conn.execute("select retry_dead_letter_job(id) from job_dead_letter where type = 'email' limit 1")
+    assert _waiting(conn) == {"email": 1, "noop": 1, "audio": 1} == _actual(conn)
+    as_of = value(conn, "select clock_timestamp()")
+    conn.execute("select dead_letters_act('replay', %s, %s, 1, 'sql', null)",
+                 (Jsonb({"filter": {"type": "noop"}}), as_of))
+    conn.execute("select dead_letters_act('delete', %s, %s, 1, 'sql', null)",
+                 (Jsonb({"filter": {"type": "audio"}}), as_of))
+    assert _waiting(conn) == {"email": 1} == _actual(conn)
+    conn.execute("delete from job_dead_letter where replayed_job_id is not null")
+    assert _waiting(conn) == {"email": 1} == _actual(conn)
+    assert _type(_overview(conn), "email")["dead_letters"] == 1
+    conn.execute("truncate job_dead_letter cascade")
+    assert _waiting(conn) == {}
+
+
+def test_concurrent_dead_lettering_keeps_the_counters_exact(db_url: str, conn: Conn) -> None:
+    ids = [make_job(conn, "running", job_type, worker=f"w{n}")
+           for n, job_type in enumerate(["email", "noop"] * 10)]
+    barrier = threading.Barrier(len(ids))
+    errors: list[BaseException] = []
+
+    def fail(n: int) -> None:
+        try:
+            with connect(db_url) as other:
+                barrier.wait()
+                other.execute("select fail_job(%s, 'boom', false, null, %s)", (ids[n], f"w{n}"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fail, args=(n,)) for n in range(len(ids))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert _waiting(conn) == {"email": 10, "noop": 10} == _actual(conn)
