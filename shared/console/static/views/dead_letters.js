@@ -53,9 +53,15 @@ export function render(root, ctx) {
         message: `This will ${verb} ${count} dead letter${count === 1 ? "" : "s"} (${what}, failed at or before ${fmt.time(asOf)}).`,
         action: `${verb === "replay" ? "Replay" : "Delete"} ${count}`, danger: verb === "delete" });
       if (!ok) return;
-      const result = await post(`dead_letters_${verb}`, {}, { selector, as_of: asOf });
+      const done = verb === "replay" ? "Replayed" : "Deleted";
+      // A big selection is answered in parts (partial: true); the same body plus action_id goes on.
+      let result = await post(`dead_letters_${verb}`, {}, { selector, as_of: asOf });
+      while (result.partial) {
+        replace(message, notice(`${done} ${result.affected} so far, ${result.remaining} to go…`));
+        result = await post(`dead_letters_${verb}`, {}, { selector, as_of: asOf, action_id: result.action_id });
+      }
       selected.clear();
-      replace(message, notice(`${verb === "replay" ? "Replayed" : "Deleted"} ${result.affected} dead letter${
+      replace(message, notice(`${done} ${result.affected} dead letter${
         result.affected === 1 ? "" : "s"} (audit #${result.action_id}).`));
       await refresh();
     } catch (error) {
