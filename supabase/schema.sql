@@ -196,6 +196,7 @@ CREATE UNIQUE INDEX job_queue_idempotency_idx ON public.job_queue USING btree (t
 CREATE INDEX job_queue_owner_idx ON public.job_queue USING btree (owner_id) WHERE (owner_id IS NOT NULL);
 CREATE INDEX job_queue_rate_limit_idx ON public.job_queue USING btree (rate_limit_key, started_at) WHERE (rate_limit_key IS NOT NULL);
 CREATE INDEX job_queue_running_idx ON public.job_queue USING btree (type, locked_until) WHERE (status = 'running'::public.job_status);
+CREATE INDEX job_queue_seq_idx ON public.job_queue USING btree (seq);
 CREATE TRIGGER job_queue_kick_on_insert AFTER INSERT ON public.job_queue REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION queue.kick_on_insert();
 CREATE TRIGGER job_queue_kick_on_ready_again AFTER UPDATE OF status ON public.job_queue FOR EACH ROW WHEN (((old.status = 'running'::public.job_status) AND (new.status = 'pending'::public.job_status) AND (new.run_at <= clock_timestamp()))) EXECUTE FUNCTION queue.kick_on_ready_again();
 alter table public.job_queue enable row level security;
@@ -767,6 +768,145 @@ $function$;
 comment on function public.console_audit_list(p_limit integer, p_before_id bigint) is 'console_audit as {actions: [...]} (newest first, keyset by p_before_id); 22QB1 when p_limit is not 1-1000.';
 grant execute on function public.console_audit_list(p_limit integer, p_before_id bigint) to service_role;
 
+-- function public.console_cancel_job(p_id uuid, p_actor text)
+CREATE OR REPLACE FUNCTION public.console_cancel_job(p_id uuid, p_actor text DEFAULT 'sql'::text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_job public.job_queue;
+  v_dependents integer;
+  v_action bigint;
+begin
+  if p_id is null then
+    perform queue.raise('22QS4', 'p_id is required: the id of the job to cancel', 'list jobs with console_jobs()');
+  end if;
+  select * into v_job from public.job_queue j where j.id = p_id for update;
+  if v_job.id is null then
+    perform queue.console_job_absent(p_id, 'cancelled');
+  end if;
+  if v_job.status not in ('pending', 'running') then
+    perform queue.raise('PT409', pg_catalog.format('job %s is %s (since %s): only pending or running jobs can be cancelled',
+                                                    p_id, v_job.status, v_job.finished_at),
+      'nothing to do: it will not run again');
+  end if;
+  if not public.cancel_job(p_id) then  -- cannot happen under the row lock; never audit a no-op
+    perform queue.raise('PT409', pg_catalog.format('job %s could not be cancelled', p_id));
+  end if;
+  -- cancel_job does not count the dependents it cancelled: their events of this transaction
+  -- (at = now()) name this job as the root dependency.
+  select pg_catalog.count(*)::integer into v_dependents
+    from public.job_status_events e
+   where e.at = pg_catalog.now() and e.to_status = 'cancelled' and e.job_id <> p_id
+     and e.note like pg_catalog.format('dependency %%%s%%', p_id);
+  v_action := queue.console_record(p_actor, 'job.cancel', pg_catalog.jsonb_build_object('id', p_id),
+                                   1 + v_dependents,
+                                   pg_catalog.jsonb_build_object('from_status', v_job.status, 'type', v_job.type,
+                                                                 'dependents_cancelled', v_dependents));
+  return pg_catalog.jsonb_build_object('id', p_id, 'cancelled', true, 'from_status', v_job.status,
+                                       'dependents_cancelled', v_dependents, 'action_id', v_action);
+end
+$function$;
+comment on function public.console_cancel_job(p_id uuid, p_actor text) is 'Console cancel: cancel_job (the job and its pending dependents), audited as job.cancel; {id, cancelled, from_status, dependents_cancelled, action_id}. PT404 unknown id, PT409 not pending/running (says its status), 22QS4 null id.';
+grant execute on function public.console_cancel_job(p_id uuid, p_actor text) to service_role;
+
+-- function public.console_job(p_id uuid)
+CREATE OR REPLACE FUNCTION public.console_job(p_id uuid)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_job jsonb;
+  v_letter public.job_dead_letter;
+  v_history jsonb;
+  v_total integer;
+begin
+  if p_id is null then
+    perform queue.raise('22QS4', 'p_id is required: the id of a job', 'list jobs with console_jobs()');
+  end if;
+  select pg_catalog.to_jsonb(j) into v_job from public.job_queue j where j.id = p_id;
+  select * into v_letter from public.job_dead_letter d where d.job_id = p_id order by d.failed_at desc limit 1;
+  if v_job is null and v_letter.id is null then
+    perform queue.raise('PT404', pg_catalog.format('no job with id %s (neither in job_queue nor dead-lettered)', p_id),
+      'it may have been purged (retention); list jobs with console_jobs()');
+  end if;
+  v_job := coalesce(v_job, queue.console_job_from_letter(v_letter));
+
+  select pg_catalog.count(*)::integer into v_total from public.job_status_history h where h.job_id = p_id;
+  select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(h) - 'job_id' order by h.n desc), '[]'::jsonb)
+    into v_history
+    from (select x.*, pg_catalog.row_number() over (order by x.id desc nulls first, x.at desc) as n
+            from public.job_status_history x where x.job_id = p_id
+           order by x.id desc nulls first, x.at desc
+           limit 1000) h;
+
+  return pg_catalog.jsonb_build_object(
+    'job', v_job,
+    'history', v_history,
+    'history_total', v_total,
+    'depends_on', coalesce((
+      select pg_catalog.jsonb_agg(queue.console_job_ref(d.id::uuid) order by d.ord)
+        from pg_catalog.jsonb_array_elements_text(coalesce(nullif(v_job -> 'depends_on', 'null'::jsonb), '[]'::jsonb))
+             with ordinality as d(id, ord)), '[]'::jsonb),
+    'dependents', coalesce((
+      select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('id', x.id, 'type', x.type, 'status', x.status)
+                                  order by x.seq)
+        from (select j.id, j.type, j.status, j.seq from public.job_queue j
+               where j.depends_on @> array[p_id] order by j.seq limit 1000) x), '[]'::jsonb),
+    'dead_letter', case when v_letter.id is not null then pg_catalog.to_jsonb(v_letter) end);
+end
+$function$;
+comment on function public.console_job(p_id uuid) is 'One job for the console: {job (every column; from the dead letter, status dead_letter, once dead-lettered), history (oldest first, newest 1000), history_total, depends_on [{id,type,status}], dependents [{id,type,status}], dead_letter (row or null)}. PT404 unknown id, 22QS4 null id.';
+grant execute on function public.console_job(p_id uuid) to service_role;
+
+-- function public.console_jobs(p_filter jsonb, p_after bigint, p_limit integer)
+CREATE OR REPLACE FUNCTION public.console_jobs(p_filter jsonb DEFAULT '{}'::jsonb, p_after bigint DEFAULT NULL::bigint, p_limit integer DEFAULT 50)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_where text := queue.console_jobs_where(coalesce(p_filter, '{}'::jsonb));
+  v_limit integer := coalesce(p_limit, 50);
+  v_rows jsonb;
+begin
+  if v_limit < 1 or v_limit > 200 then
+    perform queue.raise('22QS3', pg_catalog.format('limit must be 1-200, got %s', v_limit),
+                        'default 50; page on with after = the previous page''s next_after');
+  end if;
+  if p_after is not null and p_after < 1 then
+    perform queue.raise('22QS3', pg_catalog.format('after must be a job seq of at least 1, got %s', p_after),
+                        'pass the previous page''s next_after, or nothing for the first page');
+  end if;
+  -- One row more than asked tells whether another page follows.
+  execute pg_catalog.format($q$
+    select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+             'id', p.id, 'seq', p.seq, 'type', p.type, 'status', p.status, 'priority', p.priority,
+             'attempts', p.attempts, 'max_attempts', p.max_attempts, 'run_at', p.run_at,
+             'created_at', p.created_at, 'started_at', p.started_at, 'finished_at', p.finished_at,
+             'owner_id', p.owner_id, 'last_error', pg_catalog.left(p.last_error, 500), 'progress', p.progress)
+             order by p.seq desc), '[]'::jsonb)
+      from (select j.id, j.seq, j.type, j.status, j.priority, j.attempts, j.max_attempts, j.run_at,
+                   j.created_at, j.started_at, j.finished_at, j.owner_id, j.last_error, j.progress
+              from public.job_queue j
+             where %s%s
+             order by j.seq desc
+             limit $3) p$q$, v_where, case when p_after is not null then ' and j.seq < $2' else '' end)
+    into v_rows
+    using coalesce(p_filter, '{}'::jsonb), p_after, v_limit + 1;
+  return pg_catalog.jsonb_build_object(
+    'jobs', case when pg_catalog.jsonb_array_length(v_rows) > v_limit then v_rows - v_limit else v_rows end,
+    'next_after', case when pg_catalog.jsonb_array_length(v_rows) > v_limit then v_rows -> (v_limit - 1) -> 'seq' end);
+end
+$function$;
+comment on function public.console_jobs(p_filter jsonb, p_after bigint, p_limit integer) is 'Console job listing: {jobs: [{id, seq, type, status, priority, attempts, max_attempts, run_at, created_at, started_at, finished_at, owner_id, last_error (500 chars), progress}], next_after}, newest (highest seq) first; p_after = the previous next_after. p_filter keys: type, status (pending|running|completed|cancelled|ready|scheduled), priority, owner (uuid), from/to (created_at, ISO 8601, from inclusive), q (1-200 chars in payload or last_error). 22QS1 unknown key or not an object, 22QS2 bad value, 22QS3 limit not 1-200 or after < 1.';
+grant execute on function public.console_jobs(p_filter jsonb, p_after bigint, p_limit integer) to service_role;
+
 -- function public.console_overview(p_now timestamp with time zone)
 CREATE OR REPLACE FUNCTION public.console_overview(p_now timestamp with time zone DEFAULT NULL::timestamp with time zone)
  RETURNS jsonb
@@ -864,6 +1004,48 @@ end
 $function$;
 comment on function public.console_reset_breaker(p_provider text, p_actor text) is 'Close a provider''s circuit breaker (failures 0). Audited as breaker.reset. Returns {provider, state}. 22QO1 null provider, PT404 unknown provider, 22QO2 bad actor.';
 grant execute on function public.console_reset_breaker(p_provider text, p_actor text) to service_role;
+
+-- function public.console_retry_job(p_id uuid, p_actor text)
+CREATE OR REPLACE FUNCTION public.console_retry_job(p_id uuid, p_actor text DEFAULT 'sql'::text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_job public.job_queue;
+  v_now timestamptz := pg_catalog.clock_timestamp();
+begin
+  if p_id is null then
+    perform queue.raise('22QS4', 'p_id is required: the id of the job to retry', 'list jobs with console_jobs()');
+  end if;
+  select * into v_job from public.job_queue j where j.id = p_id for update;
+  if v_job.id is null then
+    return queue.console_replay_job(p_id, p_actor);
+  end if;
+  if v_job.status <> 'pending' then
+    perform queue.raise('PT409', pg_catalog.format('job %s is %s: %s', p_id, v_job.status, case v_job.status
+        when 'running' then pg_catalog.format('attempt %s runs under worker %s until %s; wait for it, or cancel it',
+                                              v_job.attempts, v_job.locked_by, v_job.locked_until)
+        else pg_catalog.format('it finished at %s and will not run again', v_job.finished_at) end),
+      case when v_job.status <> 'running' then 'to run the same work again, enqueue a new job' end);
+  end if;
+  if v_job.run_at <= v_now then
+    perform queue.raise('PT409', pg_catalog.format('job %s is already due (run_at %s): %s', p_id, v_job.run_at,
+                                                    queue.console_job_waits_for(v_job)),
+      'nothing to retry: the next claim takes it');
+  end if;
+  update public.job_queue j set run_at = v_now, updated_at = v_now where j.id = p_id;
+  perform pg_catalog.pg_notify('queue_worker_jobs', queue.kick_payload(array[v_job.type]));
+  perform queue.kick_group(t.kick_group) from public.job_types t where t.name = v_job.type;
+  return pg_catalog.jsonb_build_object('id', p_id, 'run_at', v_now, 'was_run_at', v_job.run_at,
+    'action_id', queue.console_record(p_actor, 'job.retry', pg_catalog.jsonb_build_object('id', p_id), 1,
+                   pg_catalog.jsonb_build_object('kind', 'run_now', 'type', v_job.type,
+                                                 'was_run_at', v_job.run_at, 'attempts', v_job.attempts)));
+end
+$function$;
+comment on function public.console_retry_job(p_id uuid, p_actor text) is 'Console retry, audited as job.retry: a pending job waiting for run_at runs now ({id, run_at, was_run_at, action_id}; notify + kick); a dead-lettered job is replayed via retry_dead_letter_job ({id: new job, dead_letter_id, replayed_job_id, action_id}). PT404 unknown, PT409 running/completed/cancelled/already due/already replayed, 22QS4 null id.';
+grant execute on function public.console_retry_job(p_id uuid, p_actor text) to service_role;
 
 -- function public.console_schedules()
 CREATE OR REPLACE FUNCTION public.console_schedules()
@@ -2841,6 +3023,220 @@ end
 $function$;
 comment on function queue.console_check_actor(p_actor text) is 'Raise 22QO2 unless p_actor is admin, cli or sql.';
 
+-- function queue.console_job_absent(p_id uuid, p_verb text)
+CREATE OR REPLACE FUNCTION queue.console_job_absent(p_id uuid, p_verb text)
+ RETURNS void
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_letter public.job_dead_letter;
+begin
+  select * into v_letter from public.job_dead_letter d where d.job_id = p_id order by d.failed_at desc limit 1;
+  if v_letter.id is null then
+    perform queue.raise('PT404', pg_catalog.format('no job with id %s (neither in job_queue nor dead-lettered)', p_id),
+      'it may have been purged (retention); list jobs with console_jobs()');
+  end if;
+  perform queue.raise('PT409', pg_catalog.format('job %s was dead-lettered at %s: it cannot be %s', p_id,
+                                                  v_letter.failed_at, p_verb),
+    pg_catalog.format('its dead letter is %s: replay it (console_retry_job) or delete it', v_letter.id));
+end
+$function$;
+comment on function queue.console_job_absent(p_id uuid, p_verb text) is 'For a job id missing from job_queue: PT409 naming its dead letter, or PT404.';
+
+-- function queue.console_job_from_letter(p_letter public.job_dead_letter)
+CREATE OR REPLACE FUNCTION queue.console_job_from_letter(p_letter public.job_dead_letter)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select (select pg_catalog.jsonb_object_agg(c.column_name, null)
+            from information_schema.columns c
+           where c.table_schema = 'public' and c.table_name = 'job_queue')
+         || pg_catalog.jsonb_build_object(
+              'id', p_letter.job_id, 'type', p_letter.type, 'payload', p_letter.payload,
+              'priority', p_letter.priority, 'status', 'dead_letter', 'attempts', p_letter.attempts,
+              'max_attempts', p_letter.max_attempts, 'last_error', p_letter.last_error,
+              'errors', p_letter.errors, 'idempotency_key', p_letter.idempotency_key,
+              'rate_limit_key', p_letter.rate_limit_key, 'owner_id', p_letter.owner_id,
+              'created_at', p_letter.job_created_at, 'finished_at', p_letter.failed_at,
+              'updated_at', p_letter.failed_at)
+$function$;
+comment on function queue.console_job_from_letter(p_letter public.job_dead_letter) is 'A dead letter shaped like a job_queue row (status dead_letter), for console_job.';
+
+-- function queue.console_job_ref(p_id uuid)
+CREATE OR REPLACE FUNCTION queue.console_job_ref(p_id uuid)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select coalesce(
+    (select pg_catalog.jsonb_build_object('id', j.id, 'type', j.type, 'status', j.status)
+       from public.job_queue j where j.id = p_id),
+    (select pg_catalog.jsonb_build_object('id', d.job_id, 'type', d.type, 'status', 'dead_letter')
+       from public.job_dead_letter d where d.job_id = p_id order by d.failed_at desc limit 1),
+    pg_catalog.jsonb_build_object('id', p_id, 'type', null, 'status', 'missing'))
+$function$;
+comment on function queue.console_job_ref(p_id uuid) is '{id, type, status} of a job: from job_queue, else its dead letter (status dead_letter), else status missing.';
+
+-- function queue.console_job_waits_for(p_job public.job_queue)
+CREATE OR REPLACE FUNCTION queue.console_job_waits_for(p_job public.job_queue)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select coalesce(
+    (select pg_catalog.format('its type %s is paused', t.name) from public.job_types t
+      where t.name = p_job.type and not t.enabled),
+    (select pg_catalog.format('it waits for %s of its dependencies to complete', pg_catalog.count(*))
+       from pg_catalog.unnest(p_job.depends_on) d(id)
+      where not exists (select 1 from public.job_queue j where j.id = d.id and j.status = 'completed')
+     having pg_catalog.count(*) > 0),
+    'it waits for a worker to claim it')
+$function$;
+comment on function queue.console_job_waits_for(p_job public.job_queue) is 'Why a due pending job waits: its type paused, dependencies not completed, or just for a worker.';
+
+-- function queue.console_jobs_allowed(p_key text)
+CREATE OR REPLACE FUNCTION queue.console_jobs_allowed(p_key text)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select case p_key
+    when 'type' then 'type is a job type: ' || coalesce((select pg_catalog.string_agg(t.name, ', ' order by t.name)
+                                                         from public.job_types t), 'none defined')
+    when 'status' then 'status is one of pending, running, completed, cancelled, ready (pending and due), '
+                       'scheduled (pending, run_at in the future); dead-lettered jobs are in the dead letter view'
+    when 'priority' then 'priority is one of ' || pg_catalog.array_to_string(
+                           pg_catalog.enum_range(null::public.job_priority)::text[], ', ')
+    when 'owner' then 'owner is a uuid, e.g. 6f1c2a4e-0b7d-4c1e-9a55-3d2f8e9b1c00'
+    when 'from' then 'from is an ISO 8601 timestamp (2026-01-06 or 2026-01-06T09:00:00Z): created at or after it'
+    when 'to' then 'to is an ISO 8601 timestamp (2026-01-06 or 2026-01-06T09:00:00Z): created before it'
+    when 'q' then 'q is 1-200 characters, searched case-insensitively in the payload and the last error'
+  end
+$function$;
+comment on function queue.console_jobs_allowed(p_key text) is 'What a console_jobs filter key allows (a hint for 22QS2).';
+
+-- function queue.console_jobs_timestamp(p_key text, p_value text)
+CREATE OR REPLACE FUNCTION queue.console_jobs_timestamp(p_key text, p_value text)
+ RETURNS timestamp with time zone
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+begin
+  if p_value is null then
+    return null;
+  end if;
+  if p_value !~ '^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)?$' then
+    perform queue.raise('22QS2', pg_catalog.format('filter %s: %L is not an ISO 8601 timestamp', p_key, p_value),
+                        queue.console_jobs_allowed(p_key));
+  end if;
+  return p_value::timestamptz;
+exception
+  when datetime_field_overflow or invalid_datetime_format then
+    perform queue.raise('22QS2', pg_catalog.format('filter %s: %L is not a valid date and time', p_key, p_value),
+                        queue.console_jobs_allowed(p_key));
+    return null;
+end
+$function$;
+comment on function queue.console_jobs_timestamp(p_key text, p_value text) is 'Parse a console_jobs from/to value (ISO 8601); 22QS2 naming the key when it is not one.';
+
+-- function queue.console_jobs_where(p_filter jsonb)
+CREATE OR REPLACE FUNCTION queue.console_jobs_where(p_filter jsonb)
+ RETURNS text
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_allowed constant text[] := array['type', 'status', 'priority', 'owner', 'from', 'to', 'q'];
+  v_key text;
+  v_value jsonb;
+  v_text text;
+  v_where text[] := array['true'];
+  v_from timestamptz;
+  v_to timestamptz;
+begin
+  if pg_catalog.jsonb_typeof(p_filter) is distinct from 'object' then
+    perform queue.raise('22QS1', pg_catalog.format('p_filter must be a JSON object, got %s',
+                                                    coalesce(pg_catalog.jsonb_typeof(p_filter), 'null')),
+      'allowed keys: ' || pg_catalog.array_to_string(v_allowed, ', ') || '; {} lists every job');
+  end if;
+  for v_key, v_value in select e.key, e.value from pg_catalog.jsonb_each(p_filter) e order by e.key loop
+    if v_key <> all (v_allowed) then
+      perform queue.raise('22QS1', pg_catalog.format('unknown filter key %L', v_key),
+        'allowed keys: ' || pg_catalog.array_to_string(v_allowed, ', '));
+    end if;
+    continue when pg_catalog.jsonb_typeof(v_value) = 'null';
+    if pg_catalog.jsonb_typeof(v_value) <> 'string' then
+      perform queue.raise('22QS2', pg_catalog.format('filter %s must be a string, got %s %s',
+                                                      v_key, pg_catalog.jsonb_typeof(v_value), v_value),
+        queue.console_jobs_allowed(v_key));
+    end if;
+    v_text := v_value #>> '{}';
+    case v_key
+    when 'type' then
+      if not exists (select 1 from public.job_types t where t.name = v_text) then
+        perform queue.raise('22QS2', pg_catalog.format('filter type: unknown job type %L', v_text),
+                            queue.console_jobs_allowed(v_key));
+      end if;
+      v_where := v_where || 'j.type = ($1 ->> ''type'')'::text;
+    when 'status' then
+      v_where := v_where || case v_text
+        when 'ready' then 'j.status = ''pending'' and j.run_at <= pg_catalog.now()'
+        when 'scheduled' then 'j.status = ''pending'' and j.run_at > pg_catalog.now()'
+        when 'pending' then 'j.status = ''pending'''
+        when 'running' then 'j.status = ''running'''
+        when 'completed' then 'j.status = ''completed'''
+        when 'cancelled' then 'j.status = ''cancelled'''
+      end;
+      if v_where[pg_catalog.cardinality(v_where)] is null then
+        perform queue.raise('22QS2', pg_catalog.format('filter status: %L is not a status', v_text),
+                            queue.console_jobs_allowed(v_key));
+      end if;
+    when 'priority' then
+      if v_text <> all (pg_catalog.enum_range(null::public.job_priority)::text[]) then
+        perform queue.raise('22QS2', pg_catalog.format('filter priority: %L is not a priority', v_text),
+                            queue.console_jobs_allowed(v_key));
+      end if;
+      v_where := v_where || 'j.priority = ($1 ->> ''priority'')::public.job_priority'::text;
+    when 'owner' then
+      if v_text !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' then
+        perform queue.raise('22QS2', pg_catalog.format('filter owner: %L is not a uuid', v_text),
+                            queue.console_jobs_allowed(v_key));
+      end if;
+      v_where := v_where || 'j.owner_id = ($1 ->> ''owner'')::uuid'::text;
+    when 'from', 'to' then
+      perform queue.console_jobs_timestamp(v_key, v_text);
+      v_where := v_where || pg_catalog.format('j.created_at %s ($1 ->> %L)::timestamptz',
+                                              case v_key when 'from' then '>=' else '<' end, v_key);
+    when 'q' then
+      if pg_catalog.length(v_text) not between 1 and 200 then
+        perform queue.raise('22QS2', pg_catalog.format('filter q must be 1-200 characters, got %s',
+                                                        pg_catalog.length(v_text)),
+                            queue.console_jobs_allowed(v_key));
+      end if;
+      v_where := v_where || ('(pg_catalog.strpos(pg_catalog.lower(j.payload::text), pg_catalog.lower($1 ->> ''q'')) > 0'
+                             ' or pg_catalog.strpos(pg_catalog.lower(j.last_error), pg_catalog.lower($1 ->> ''q'')) > 0)')::text;
+    end case;
+  end loop;
+  v_from := queue.console_jobs_timestamp('from', p_filter ->> 'from');
+  v_to := queue.console_jobs_timestamp('to', p_filter ->> 'to');
+  if v_from > v_to then
+    perform queue.raise('22QS2', pg_catalog.format('filter from (%s) is after to (%s)', v_from, v_to),
+                        'from is inclusive, to exclusive: from must not be after to');
+  end if;
+  return pg_catalog.array_to_string(v_where, ' and ');
+end
+$function$;
+comment on function queue.console_jobs_where(p_filter jsonb) is 'Validate a console_jobs filter (22QS1 unknown key / not an object, 22QS2 bad value) and return its SQL predicate over j, with $1 the filter.';
+
 -- function queue.console_record(p_actor text, p_action text, p_target jsonb, p_affected integer, p_detail jsonb)
 CREATE OR REPLACE FUNCTION queue.console_record(p_actor text, p_action text, p_target jsonb, p_affected integer, p_detail jsonb DEFAULT '{}'::jsonb)
  RETURNS bigint
@@ -2854,6 +3250,36 @@ AS $function$
   returning id;
 $function$;
 comment on function queue.console_record(p_actor text, p_action text, p_target jsonb, p_affected integer, p_detail jsonb) is 'Record one operator action in console_actions (same transaction as the change); returns its id.';
+
+-- function queue.console_replay_job(p_id uuid, p_actor text)
+CREATE OR REPLACE FUNCTION queue.console_replay_job(p_id uuid, p_actor text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_letter public.job_dead_letter;
+  v_new uuid;
+begin
+  select * into v_letter from public.job_dead_letter d where d.job_id = p_id
+   order by d.failed_at desc limit 1 for update;
+  if v_letter.id is null then
+    perform queue.raise('PT404', pg_catalog.format('no job with id %s (neither in job_queue nor dead-lettered)', p_id),
+      'it may have been purged (retention); list jobs with console_jobs()');
+  end if;
+  if v_letter.replayed_job_id is not null then
+    perform queue.raise('PT409', pg_catalog.format('job %s was dead-lettered and already replayed as job %s at %s',
+                                                    p_id, v_letter.replayed_job_id, v_letter.replayed_at),
+      pg_catalog.format('look at job %s', v_letter.replayed_job_id));
+  end if;
+  v_new := public.retry_dead_letter_job(v_letter.id);
+  return pg_catalog.jsonb_build_object('id', v_new, 'dead_letter_id', v_letter.id, 'replayed_job_id', v_new,
+    'action_id', queue.console_record(p_actor, 'job.retry', pg_catalog.jsonb_build_object('id', p_id), 1,
+                   pg_catalog.jsonb_build_object('kind', 'replay', 'type', v_letter.type,
+                                                 'dead_letter_id', v_letter.id, 'replayed_job_id', v_new)));
+end
+$function$;
+comment on function queue.console_replay_job(p_id uuid, p_actor text) is 'Replay the newest unreplayed dead letter of job p_id, audited; PT404 none, PT409 already replayed.';
 
 -- function queue.console_series(p_now timestamp with time zone)
 CREATE OR REPLACE FUNCTION queue.console_series(p_now timestamp with time zone)
