@@ -3302,15 +3302,17 @@ AS $function$
       left join per_minute p on p.minute = m.at
   ),
   quarters as (
-    select q.at, coalesce(pg_catalog.sum(p.completed), 0) as completed, coalesce(pg_catalog.sum(p.failed), 0) as failed,
-           pg_catalog.max(p.ready) as ready
+    select q.at, coalesce(p.completed, 0) as completed, coalesce(p.failed, 0) as failed, p.ready
       from pg_catalog.generate_series(
              date_trunc('hour', p_now) + pg_catalog.floor(extract(minute from p_now) / 15) * interval '15 minutes'
                - interval '15 minutes' * 95,
              date_trunc('hour', p_now) + pg_catalog.floor(extract(minute from p_now) / 15) * interval '15 minutes',
              interval '15 minutes') as q(at)
-      left join per_minute p on p.minute >= q.at and p.minute < q.at + interval '15 minutes'
-     group by q.at
+      left join (select date_trunc('hour', m.minute)
+                          + pg_catalog.floor(extract(minute from m.minute) / 15) * interval '15 minutes' as at,
+                        pg_catalog.sum(m.completed) as completed, pg_catalog.sum(m.failed) as failed,
+                        pg_catalog.max(m.ready) as ready
+                   from per_minute m group by 1) p on p.at = q.at
   )
   select pg_catalog.jsonb_build_object(
     'minute', (select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(

@@ -8,6 +8,7 @@ directly, so nothing sleeps.
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -304,3 +305,23 @@ def test_concurrent_dead_lettering_keeps_the_counters_exact(db_url: str, conn: C
         thread.join()
     assert errors == []
     assert _waiting(conn) == {"email": 10, "noop": 10} == _actual(conn)
+
+
+def test_a_quarter_hour_point_sums_its_minutes_and_keeps_their_largest_backlog(conn: Conn) -> None:
+    at = value(conn, "select date_trunc('hour', now()) - interval '3 hours'")
+    conn.execute("""
+        insert into job_minute_stats (minute, type, completed, failed, ready)
+        values (%(at)s, 'noop', 2, 1, 5), (%(at)s + interval '14 minutes', 'noop', 3, 0, 9),
+               (%(at)s + interval '14 minutes', 'email', 1, 1, 4),
+               (%(at)s + interval '15 minutes', 'noop', 7, 0, 1)
+        """, {"at": at})
+    quarters = {p["at"]: p for p in _overview(conn)["series"]["quarter_hour"]}
+    first = quarters[at.isoformat()]
+    assert (first["completed"], first["failed"], first["ready"]) == (6, 2, 13)
+    assert [p["at"][14:] for p in list(quarters.values())[:4]] in (
+        ["00:00+00:00", "15:00+00:00", "30:00+00:00", "45:00+00:00"],
+        ["15:00+00:00", "30:00+00:00", "45:00+00:00", "00:00+00:00"],
+        ["30:00+00:00", "45:00+00:00", "00:00+00:00", "15:00+00:00"],
+        ["45:00+00:00", "00:00+00:00", "15:00+00:00", "30:00+00:00"])
+    second = quarters[(at + timedelta(minutes=15)).isoformat()]
+    assert (second["completed"], second["ready"]) == (7, 1)
