@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from shared.api.params import HttpProblem, json_body, parse_batch, parse_types, parse_uuid
 from shared.config import Settings
+from shared.console import jobs as console_jobs
 from shared.ops.health import down_report, health_report
 from shared.processors import load_registry
 from shared.queue import QueueBackend, backend_from_settings
@@ -206,12 +207,11 @@ def retry(request: ApiRequest) -> ApiResult:
 
 
 def cancel(request: ApiRequest) -> ApiResult:
-    """Cancel a pending or running job (and its dependents); 409 when it is neither."""
+    """Cancel a pending or running job (and its dependents), recorded in console_actions:
+    404 when no such job, 409 (saying its status) when it is finished or dead-lettered."""
     json_body(request.body, required=False)
     job_id = parse_uuid(request.args, "id", "job")
-    if not backend().job_cancel(job_id):
-        raise HttpProblem(409, "NotCancellable",
-                          f"job {job_id} is not pending or running (or does not exist)", id=str(job_id))
+    console_jobs.cancel(backend(), job_id, "admin")
     return ApiResult(200, {"id": str(job_id), "cancelled": True})
 
 

@@ -94,13 +94,22 @@ def test_cancel_cancels_a_pending_job_and_leaves_the_others(client: FlaskClient,
     assert job(conn, bystander)["status"] == "pending"
 
 
-@pytest.mark.parametrize("state", ["completed", "cancelled", "missing"])
+@pytest.mark.parametrize("state", ["completed", "cancelled"])
 def test_cancel_of_a_job_that_is_not_pending_or_running_is_409(client: FlaskClient, conn: Conn,
                                                                state: str) -> None:
-    job_id = uuid4() if state == "missing" else make_job(conn, state)
+    job_id = make_job(conn, state)
     response = client.post(f"/?action=cancel&id={job_id}", headers=AUTH)
     assert response.status_code == 409
     assert response.json is not None
+    assert f"job {job_id} is {state}" in response.json["message"]
+
+
+def test_cancel_of_an_unknown_job_is_404(client: FlaskClient) -> None:
+    job_id = uuid4()
+    response = client.post(f"/?action=cancel&id={job_id}", headers=AUTH)
+    assert response.status_code == 404
+    assert response.json is not None
+    assert response.json["sqlstate"] == "PT404"
     assert str(job_id) in response.json["message"]
 
 
