@@ -15,6 +15,10 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.functions.conftest import AUTH, READONLY_AUTH
+from tests.functions.test_http_supabase_path import Conn, supabase_client
+from tests.support.postgrest import PostgrestEndpoint, postgrest
+
+__all__ = ["postgrest", "supabase_client"]  # fixtures, used by name
 
 READS = ["types", "schedules", "audit"]
 WRITES = [("type_pause", "type=email"), ("type_resume", "type=email"), ("breaker_reset", "provider=resend"),
@@ -143,3 +147,20 @@ def test_a_bad_audit_limit_or_before_is_a_400(client: FlaskClient, db: psycopg.C
     body = _json(response)
     assert body["error"] == "InvalidParameter"
     assert body["parameter"] in query
+
+
+def test_the_console_works_on_the_supabase_path(supabase_client: FlaskClient, postgrest: PostgrestEndpoint,
+                                                 conn: Conn) -> None:
+    """Through supabase-py and the PostgREST stand-in (read-only transactions for stable
+    functions, as PostgREST runs them): the overview records its minute stats, a pause is audited."""
+    auth = {"Authorization": f"Bearer {postgrest.service_role_key}"}
+    overview = supabase_client.get("/?action=overview", headers=auth)
+    assert overview.status_code == 200, overview.get_data(as_text=True)
+    assert len(_json(overview)["series"]["minute"]) == 60
+    assert supabase_client.get("/?action=types", headers=auth).status_code == 200
+    assert supabase_client.get("/?action=schedules", headers=auth).status_code == 200
+    assert supabase_client.post("/?action=type_pause&type=email", headers=auth).status_code == 200
+    assert supabase_client.post("/?action=type_pause&type=nope", headers=auth).status_code == 400
+    assert supabase_client.post("/?action=breaker_reset&provider=nope", headers=auth).status_code == 404
+    actions = _json(supabase_client.get("/?action=audit", headers=auth))["actions"]
+    assert [(a["actor"], a["action"]) for a in actions] == [("admin", "type.pause")]
