@@ -325,3 +325,33 @@ def test_a_quarter_hour_point_sums_its_minutes_and_keeps_their_largest_backlog(c
         ["45:00+00:00", "00:00+00:00", "15:00+00:00", "30:00+00:00"])
     second = quarters[(at + timedelta(minutes=15)).isoformat()]
     assert (second["completed"], second["ready"]) == (7, 1)
+
+
+def _seq_scans(conn: Conn) -> dict[str, int]:
+    conn.execute("select pg_stat_force_next_flush()")
+    conn.execute("select pg_stat_clear_snapshot()")
+    rows = conn.execute("select relname, seq_scan from pg_stat_user_tables where relname in "
+                        "('job_queue', 'job_dead_letter', 'job_status_events')").fetchall()
+    return {r["relname"]: r["seq_scan"] for r in rows}
+
+
+def test_the_overview_scans_no_big_table_whole(conn: Conn) -> None:
+    conn.execute("""
+        insert into job_queue (type, status, attempts, max_attempts, started_at, finished_at, claimed_by)
+        select 'noop', 'completed', 1, 5, now() - g * interval '1 second' - interval '5 ms',
+               now() - g * interval '1 second', 'w' from generate_series(1, 20000) g""")
+    conn.execute("""
+        insert into job_dead_letter (job_id, type, payload, priority, attempts, max_attempts, last_error,
+                                     job_created_at, failed_at)
+        select gen_random_uuid(), 'email', '{}', 'normal', 5, 5, 'boom ' || g, now(),
+               now() - g * interval '1 minute'
+          from generate_series(1, 5000) g""")
+    for _ in range(3):
+        enqueue(conn, "noop")
+    make_job(conn, "running", "email")
+    conn.execute("analyze job_queue, job_dead_letter, job_status_events")
+    _record(conn)  # the first call counts the last day; afterwards only what is new
+    before = _seq_scans(conn)
+    overview = _overview(conn)
+    assert _seq_scans(conn) == before
+    assert _type(overview, "noop")["pending"] == 3
