@@ -98,6 +98,7 @@ CREATE INDEX job_dead_letter_failed_at_idx ON public.job_dead_letter USING btree
 CREATE INDEX job_dead_letter_group_idx ON public.job_dead_letter USING btree (error_fingerprint, type, failed_at) WHERE (replayed_job_id IS NULL);
 CREATE INDEX job_dead_letter_idempotency_idx ON public.job_dead_letter USING btree (type, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 CREATE INDEX job_dead_letter_job_id_idx ON public.job_dead_letter USING btree (job_id);
+CREATE INDEX job_dead_letter_owner_idx ON public.job_dead_letter USING btree (owner_id, job_created_at DESC) WHERE (owner_id IS NOT NULL);
 CREATE INDEX job_dead_letter_page_idx ON public.job_dead_letter USING btree (failed_at DESC, id DESC);
 CREATE INDEX job_dead_letter_type_page_idx ON public.job_dead_letter USING btree (type, failed_at DESC, id DESC);
 CREATE TRIGGER job_dead_letter_fingerprint BEFORE INSERT OR UPDATE OF last_error, error_fingerprint ON public.job_dead_letter FOR EACH ROW EXECUTE FUNCTION queue.dead_letter_fingerprint();
@@ -106,9 +107,12 @@ CREATE TRIGGER job_dead_letter_waiting_insert AFTER INSERT ON public.job_dead_le
 CREATE TRIGGER job_dead_letter_waiting_truncate AFTER TRUNCATE ON public.job_dead_letter FOR EACH STATEMENT EXECUTE FUNCTION queue.dead_letters_waiting_on_truncate();
 CREATE TRIGGER job_dead_letter_waiting_update AFTER UPDATE ON public.job_dead_letter REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION queue.dead_letters_waiting_on_update();
 alter table public.job_dead_letter enable row level security;
+create policy job_dead_letter_owner_reads_own on public.job_dead_letter as permissive for select to authenticated
+    using (((owner_id IS NOT NULL) AND (owner_id = ( SELECT auth.uid() AS uid))));
 comment on table public.job_dead_letter is 'Jobs that exhausted their attempts or failed permanently, with their full error history.';
 comment on column public.job_dead_letter.error_fingerprint is 'queue.error_fingerprint(last_error), '''' without an error; written by trigger job_dead_letter_fingerprint.';
 grant select, insert, update, delete on table public.job_dead_letter to service_role;
+grant select (id, job_id, type, owner_id, job_created_at, failed_at, replayed_job_id, replayed_at) on table public.job_dead_letter to authenticated;
 
 -- table public.job_kicks
 create table public.job_kicks (
@@ -205,7 +209,7 @@ create policy job_queue_owner_reads_own on public.job_queue as permissive for se
 comment on table public.job_queue is 'Jobs. pending -> running -> completed | pending (retry) | job_dead_letter; pending/running -> cancelled.';
 comment on column public.job_queue.claimed_by is 'Worker of the current (or, once finished, the last) claim; kept after completion for job_status_history.';
 grant select, insert, update, delete on table public.job_queue to service_role;
-grant select (id, type, status, progress, progress_message, result, created_at, started_at, finished_at, updated_at) on table public.job_queue to authenticated;
+grant select (id, type, status, progress, progress_message, result, owner_id, created_at, started_at, finished_at, updated_at) on table public.job_queue to authenticated;
 
 -- table public.job_rate_limits
 create table public.job_rate_limits (
@@ -1762,6 +1766,46 @@ end
 $function$;
 comment on function public.get_next_job(p_worker_id text, p_types text[], p_batch_size integer, p_lock_seconds integer) is 'Atomically claim up to p_batch_size (1-1000) ready jobs for p_worker_id, highest priority first, respecting dependencies, per-type concurrency limits and per-key rate limits. Raises 22QW1 bad worker id, 22QB1 batch size out of range, 22QL1 bad lock seconds, 22QT1 unknown type.';
 grant execute on function public.get_next_job(p_worker_id text, p_types text[], p_batch_size integer, p_lock_seconds integer) to service_role;
+
+-- function public.my_jobs(p_limit integer)
+CREATE OR REPLACE FUNCTION public.my_jobs(p_limit integer DEFAULT 50)
+ RETURNS TABLE(id uuid, type text, status text, progress smallint, progress_message text, result jsonb, created_at timestamp with time zone, started_at timestamp with time zone, finished_at timestamp with time zone, updated_at timestamp with time zone, replayed_job_id uuid)
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_owner uuid := auth.uid();
+begin
+  if p_limit is null or p_limit < 1 or p_limit > 1000 then
+    perform queue.raise('22QB1', pg_catalog.format('limit must be 1-1000, got %s', coalesce(p_limit::text, 'null')),
+                        'pass p_limit between 1 and 1000, or leave it out for 50');
+  end if;
+  if v_owner is null then
+    return;
+  end if;
+  return query
+    select u.* from (
+      (select j.id, j.type, j.status::text, j.progress, j.progress_message, j.result, j.created_at,
+              j.started_at, j.finished_at, j.updated_at, null::uuid
+         from public.job_queue j
+        where j.owner_id = v_owner
+        order by j.created_at desc
+        limit p_limit)
+      union all
+      (select d.job_id, d.type, 'failed'::text, null::smallint, null::text, null::jsonb, d.job_created_at,
+              null::timestamptz, d.failed_at, coalesce(d.replayed_at, d.failed_at), d.replayed_job_id
+         from public.job_dead_letter d
+        where d.owner_id = v_owner
+        order by d.job_created_at desc
+        limit p_limit)
+    ) u
+    order by 7 desc, 1
+    limit p_limit;
+end
+$function$;
+comment on function public.my_jobs(p_limit integer) is 'The caller''s (auth.uid()) newest p_limit (1-1000, default 50) jobs: status pending/running/completed/cancelled from job_queue or failed from job_dead_letter, progress, result, times; no payload or errors. 22QB1 for a bad limit.';
+grant execute on function public.my_jobs(p_limit integer) to authenticated, service_role;
 
 -- function public.payout_eligible_sellers(p_currency text, p_fee_bps integer, p_min_cents bigint)
 CREATE OR REPLACE FUNCTION public.payout_eligible_sellers(p_currency text, p_fee_bps integer, p_min_cents bigint)

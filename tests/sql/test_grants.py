@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 from tests.sql.factories import Conn, enqueue, fingerprint, job, sqlstate_of, value
 from tests.sql.test_rls import ALICE, BOB, as_role
 
-CLIENT_CALLABLE = {"enqueue_job", "enqueue_jobs"}
+CLIENT_CALLABLE = {"enqueue_job", "enqueue_jobs", "my_jobs"}
 # Every function the migrations create in public and queue (pg_cron's and pg_net's are theirs).
 FUNCTIONS = """
     select p.oid::regprocedure::text as sig, p.proname as name, n.nspname as schema,
@@ -33,7 +33,7 @@ def test_no_queue_function_is_executable_by_anon(conn: Conn) -> None:
     assert [r["sig"] for r in rows if r["anon"]] == []
 
 
-def test_authenticated_may_execute_only_the_enqueue_functions(conn: Conn) -> None:
+def test_authenticated_may_execute_only_the_enqueue_functions_and_my_jobs(conn: Conn) -> None:
     rows = conn.execute(FUNCTIONS).fetchall()
     assert {r["name"] for r in rows if r["authenticated"]} == CLIENT_CALLABLE
 
