@@ -5,6 +5,7 @@ from a terminal. Wired into `shared.cli.parser.build_parser`.
     queue-worker breakers list | reset PROVIDER
     queue-worker schedules list | enable NAME | disable NAME
     queue-worker audit [--limit N] [--before ID]
+    queue-worker overview                 the Overview view: per-type counts, recent invocations
 
 Each prints a table (or JSON with --json); changes are recorded in console_actions with actor
 cli. Unknown names and bad values fail through QueueError (exit 1, the message and a hint).
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from shared.cli import args as cli_args
 from shared.cli.jobs import backend_for, print_json
 from shared.config import Settings
-from shared.console import admin
+from shared.console import admin, overview
 from shared.queue import QueueBackend
 
 if TYPE_CHECKING:
@@ -30,6 +31,10 @@ TYPE_COLUMNS = ("name", "enabled", "pending", "running", "concurrency_limit", "t
 BREAKER_COLUMNS = ("provider", "state", "consecutive_failures", "open_until", "last_error")
 SCHEDULE_COLUMNS = ("name", "enabled", "cron", "type", "next_run_at", "last_run_at", "last_job_id")
 AUDIT_COLUMNS = ("id", "at", "actor", "action", "target", "affected")
+OVERVIEW_COLUMNS = ("type", "enabled", "ready", "scheduled", "running", "completed_1h", "failed_1h",
+                    "dead_lettered_1h", "dead_letters", "oldest_ready_age_seconds", "run_ms_p50", "run_ms_p95")
+RUN_COLUMNS = ("worker_id", "started_at", "duration_ms", "claimed", "completed", "retried", "dead_lettered")
+STALE_COLUMNS = ("id", "type", "locked_by", "locked_until")
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -155,7 +160,19 @@ def add_audit(subparsers: Subparsers) -> None:
     audit.add_argument("--json", action="store_true", help="print them as JSON")
 
 
+def add_overview(subparsers: Subparsers) -> None:
+    view = subparsers.add_parser("overview", help="the console's Overview: counts per type, recent runs",
+                                 description="What the dashboard's Overview shows: per type the ready, "
+                                 "scheduled and running jobs, the last hour's completions, failures and dead "
+                                 "letters, the oldest ready job's age and p50/p95 run time; the recent "
+                                 "invocations and stale claims. --json adds the per-minute series.")
+    view.set_defaults(run=_run(lambda b, a: overview.overview(b), [
+        ("types", OVERVIEW_COLUMNS), ("recent_runs", RUN_COLUMNS), ("stale_claims", STALE_COLUMNS)]),
+        command="overview", parser=view)
+    view.add_argument("--json", action="store_true", help="print the whole answer (with series) as JSON")
+
+
 def add_parsers(subparsers: Subparsers) -> None:
     """Add this module's subcommands to the top-level parser."""
-    for add in (add_types, add_breakers, add_schedules, add_audit):
+    for add in (add_types, add_breakers, add_schedules, add_audit, add_overview):
         add(subparsers)

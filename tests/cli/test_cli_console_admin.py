@@ -137,3 +137,19 @@ def test_a_group_without_its_command_prints_help(setup: Conn, group: str,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_status([group]) == 2
     assert f"{group} commands" in capsys.readouterr().err
+
+
+def test_overview_prints_the_per_type_table_and_json(setup: Conn, capsys: pytest.CaptureFixture[str]) -> None:
+    enqueue(setup, "noop")
+    enqueue(setup, "noop")
+    claim(setup, "w-overview", 1)
+    assert main(["overview"]) == 0
+    out = capsys.readouterr().out
+    noop = next(line for line in out.splitlines() if line.startswith("noop "))
+    assert noop.split()[:5] == ["noop", "True", "1", "0", "1"]  # type, enabled, ready, scheduled, running
+    assert "recent_runs:" in out
+    assert "stale_claims:" in out
+    assert main(["overview", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert len(answer["series"]["minute"]) == 60
+    assert {t["type"] for t in answer["types"]} >= {"noop", "email"}
