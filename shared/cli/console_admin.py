@@ -32,7 +32,8 @@ BREAKER_COLUMNS = ("provider", "state", "consecutive_failures", "open_until", "l
 SCHEDULE_COLUMNS = ("name", "enabled", "cron", "type", "next_run_at", "last_run_at", "last_job_id")
 AUDIT_COLUMNS = ("id", "at", "actor", "action", "target", "affected")
 OVERVIEW_COLUMNS = ("type", "enabled", "ready", "scheduled", "running", "completed_1h", "failed_1h",
-                    "dead_lettered_1h", "dead_letters", "oldest_ready_age_seconds", "run_ms_p50", "run_ms_p95")
+                    "dead_lettered_1h", "dead_letters", "oldest_ready_age_seconds", "run_ms_p50",
+                    "run_ms_p95")
 RUN_COLUMNS = ("worker_id", "started_at", "duration_ms", "claimed", "completed", "retried", "dead_lettered")
 STALE_COLUMNS = ("id", "type", "locked_by", "locked_until")
 
