@@ -143,6 +143,8 @@ def test_a_cancel_racing_a_claim_ends_consistent(db_url: str, conn: Conn) -> Non
     assert {job(conn, t)["status"] for t in targets} == {"cancelled"}
     from_running = {UUID(a["id"]) for a in answers if a["from_status"] == "running"}
     assert from_running <= set(claimed), "only a claimed job was cancelled while running"
+    assert not (set(targets) - from_running) & set(claimed), "a job cancelled while pending was claimed"
+    assert len(claimed) == len(set(claimed)), "a job was claimed twice"
     for job_id in claimed:
         assert value(conn, "select complete_job(%s, null, 'racer')", (job_id,)) is False
     assert value(conn, "select count(*) from console_actions where action = 'job.cancel'") == len(targets)
