@@ -1,6 +1,6 @@
 """The console's views that act, in a real browser: filter jobs, open a job, replay a
-dead-letter group after its confirmation and see the replayed jobs processed, pause a
-type and see its jobs left unclaimed.
+dead-letter group after its confirmation and see the replayed jobs processed, delete a
+selection, pause a type and see its jobs left unclaimed, enable and disable a schedule.
 
 Real: Chromium (Playwright), functions-framework in a subprocess, PostgreSQL, the worker
 and the noop processor (run by POST ?action=process). Faked: nothing; the "fix" before a
@@ -135,3 +135,22 @@ def test_a_paused_type_is_not_claimed_until_resumed(page: Any, sign_in: SignIn, 
     row.get_by_role("button", name="Resume noop").click()
     expect(row).to_contain_text("enabled")
     assert api.post("?action=process&type=noop").json()["completed"] == 1
+
+
+@needs_actions("schedules", "schedule_enable", "schedule_disable")
+def test_a_schedule_is_enabled_and_disabled_from_its_row(page: Any, sign_in: SignIn, conn: Conn) -> None:
+    name = conn.execute("select name from job_schedules order by name limit 1").fetchone()
+    assert name is not None
+    schedule = name["name"]
+    conn.execute("update job_schedules set enabled = false where name = %s", (schedule,))
+    sign_in(SECRET)
+    nav(page, "Schedules")
+    row = page.get_by_role("table", name="Schedules").get_by_role("row").filter(has_text=schedule)
+    row.get_by_role("button", name=f"Enable {schedule}").click()
+    expect(row).to_contain_text("enabled")
+    assert conn.execute("select enabled from job_schedules where name = %s", (schedule,)).fetchone() == {
+        "enabled": True}
+    row.get_by_role("button", name=f"Disable {schedule}").click()
+    expect(row).to_contain_text("disabled")
+    assert conn.execute("select enabled from job_schedules where name = %s", (schedule,)).fetchone() == {
+        "enabled": False}

@@ -130,7 +130,7 @@ async function route() {
   const [match, module] = found;
   const shown = module.render(view, ctx, match.slice(1)) || {};
   state.current = shown;
-  if (!shown.refresh) return;
+  if (!shown.refresh) { live(""); return; }
   const tick = async () => {
     if (generation !== state.generation || paused()) { live(paused() ? "paused" : ""); return; }
     try {

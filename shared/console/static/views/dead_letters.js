@@ -36,7 +36,9 @@ export function render(root, ctx) {
     h("button", { type: "button", onclick: () => act("replay", { filter }, "every matching") }, "Replay all matching"),
     h("button", { type: "button", class: "danger", onclick: () => act("delete", { filter }, "every matching") },
       "Delete all matching")) : null;
-  root.append(h("h1", {}, "Dead letters"), message, form, groups, panel("Dead letters", bulk, list));
+  const pager = h("div", { class: "pager" });
+  const pages = [null]; // the `after` of each page seen; the last one is shown
+  root.append(h("h1", {}, "Dead letters"), message, form, groups, panel("Dead letters", bulk, list, pager));
 
   async function act(verb, selector, what) {
     if (selector.ids && selector.ids.length === 0) {
@@ -71,7 +73,7 @@ export function render(root, ctx) {
 
   async function refresh() {
     const [g, d] = await Promise.all([get("dead_letter_groups", { type: filter.type }).catch((e) => e),
-      get("dead_letters", filter).catch((e) => e)]);
+      get("dead_letters", { ...filter, after: pages[pages.length - 1] ?? "" }).catch((e) => e)]);
     replace(groups, g instanceof Error ? failed("Groups", g) : panel("Groups", table([
       { label: "type", value: (r) => r.type },
       { label: "count", class: "num", value: (r) => fmt.num(r.count) },
@@ -103,6 +105,12 @@ export function render(root, ctx) {
         h("button", { type: "button", class: "danger", "aria-label": `Delete dead letter ${r.id}`,
           onclick: () => act("delete", { ids: [r.id] }, "this one") }, "Delete"))) }] : []),
     ], d.dead_letters, { label: "Dead letters", emptyText: "No dead letters match." }));
+    replace(pager,
+      pages.length > 1 ? h("button", { type: "button", class: "quiet", onclick: () => { pages.pop(); refresh(); } },
+        "Previous page") : null,
+      h("span", { class: "muted" }, `page ${pages.length}`),
+      d.next_after !== null && d.next_after !== undefined
+        ? h("button", { type: "button", onclick: () => { pages.push(d.next_after); refresh(); } }, "Next page") : null);
   }
   return { refresh };
 }

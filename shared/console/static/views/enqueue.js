@@ -3,7 +3,7 @@
 // message next to the field it names.
 
 import { get, post } from "../api.js";
-import { badge, errorBanner, failed, h, jsonBlock, notice, replace } from "../dom.js";
+import { badge, errorBanner, failed, h, jsonBlock, notice, replace, table } from "../dom.js";
 
 const PRIORITIES = ["normal", "critical", "high", "low"];
 
@@ -43,7 +43,7 @@ function form(type, ctx) {
   const runAt = h("input", { id: `${prefix}-run_at`, name: "run_at", type: "text", placeholder: "now, or 2026-12-01T09:00:00Z",
     "aria-describedby": errors.run_at.id });
   const result = h("div", { "aria-live": "polite" });
-  const el = h("form", { class: "enqueue live-pause", "aria-label": `Enqueue ${type.type}` },
+  const el = h("form", { class: "panel enqueue live-pause", "aria-label": `Enqueue ${type.type}` },
     h("h2", {}, type.type, " ", badge(type.enabled)),
     type.enabled ? null : notice(`${type.type} is paused (or has no job_types row): its jobs wait until it is resumed.`, "warn"),
     h("div", { class: "grid-2" },
@@ -54,8 +54,9 @@ function form(type, ctx) {
         errors.other,
         ctx.canWrite ? h("button", { type: "submit" }, `Enqueue ${type.type}`) : null,
         result),
-      h("details", { class: "schema", open: true }, h("summary", {}, "Payload schema"),
-        jsonBlock(type.schema, `${type.type} payload schema`))));
+      h("div", {}, h("h3", {}, "Payload fields"), schemaFields(type.schema),
+        h("details", { class: "schema" }, h("summary", {}, "Payload schema (JSON Schema)"),
+          jsonBlock(type.schema, "Payload schema")))));
   el.addEventListener("submit", async (event) => {
     event.preventDefault();
     for (const list of Object.values(errors)) replace(list);
@@ -97,4 +98,25 @@ function example(schema) {
       array: [], object: {} }[kind] ?? null;
   }
   return JSON.stringify(value, null, 2);
+}
+
+// The schema's top-level properties as a table: name, type, required, default, description.
+function schemaFields(schema) {
+  const required = new Set(schema.required || []);
+  const rows = Object.entries(schema.properties || {}).map(([name, prop]) => ({ name, prop }));
+  return h("div", { class: "schema-fields" }, table([
+    { label: "field", value: (r) => r.name },
+    { label: "type", value: (r) => typeName(r.prop) },
+    { label: "required", value: (r) => (required.has(r.name) ? h("span", { class: "required" }, "required") : "") },
+    { label: "default", value: (r) => ("default" in r.prop ? h("code", {}, JSON.stringify(r.prop.default)) : "") },
+    { label: "description", value: (r) => r.prop.description || "" },
+  ], rows, { label: "Payload fields", emptyText: "This type takes no payload fields." }));
+}
+
+function typeName(prop) {
+  if (prop.enum) return prop.enum.map((v) => JSON.stringify(v)).join(" | ");
+  if (prop.anyOf) return prop.anyOf.map(typeName).join(" | ");
+  if (prop.$ref) return prop.$ref.split("/").pop();
+  if (prop.type === "array" && prop.items) return `${typeName(prop.items)}[]`;
+  return prop.format ? `${prop.type} (${prop.format})` : prop.type || "any";
 }

@@ -21,16 +21,18 @@ export function render(root) {
   const charts = h("div");
   const health = h("div");
   const runs = h("div");
-  root.append(heading, totals, h("div", { class: "grid-2" }, counts, health), charts, runs);
+  const audit = h("div");
+  root.append(heading, totals, counts, charts, h("div", { class: "grid-2" }, health, h("div", {}, runs, audit)));
 
   async function refresh() {
-    const [over, stats, checks] = await Promise.all([settle(get("overview")), settle(get("stats")),
-      settle(get("health"))]);
+    const [over, stats, checks, actions] = await Promise.all([settle(get("overview")), settle(get("stats")),
+      settle(get("health")), settle(get("audit", { limit: 10 }))]);
     replace(totals, ...tiles(over.value, stats.value));
     replace(counts, countsPanel(over, stats));
     replace(charts, over.error ? failed("Throughput and backlog", over.error) : chartsPanel(over.value));
     replace(health, checks.error ? failed("Health", checks.error) : healthPanel(checks.value));
     replace(runs, over.error ? failed("Recent invocations", over.error) : runsPanel(over.value));
+    replace(audit, actions.error ? failed("Console actions", actions.error) : auditPanel(actions.value));
   }
   return { refresh };
 }
@@ -54,7 +56,8 @@ function tiles(over, stats) {
     tile("dead letters last hour", fmt.num(over ? over.dead_letters_1h : null), "t-failed"),
     tile("dead letters", fmt.num(stats ? stats.dead_letter_count : null)),
     tile("oldest ready", fmt.age(oldest)),
-    tile("run time p50 / p95", stats ? `${fmt.ms(stats.run_time_p50_ms)} / ${fmt.ms(stats.run_time_p95_ms)}` : "–"),
+    tile("run time p50", fmt.ms(stats ? stats.run_time_p50_ms : null)),
+    tile("run time p95", fmt.ms(stats ? stats.run_time_p95_ms : null)),
   ];
 }
 
@@ -102,14 +105,30 @@ function healthPanel(report) {
         h("span", { class: "check-detail" }, describe(check))))));
 }
 
+// A check's facts in one line: scalars as they are, lists and objects by their size.
 function describe(check) {
-  return Object.entries(check).filter(([key]) => key !== "ok")
-    .map(([key, value]) => `${key}: ${typeof value === "object" ? JSON.stringify(value) : value}`).join(" · ");
+  return Object.entries(check).filter(([key]) => key !== "ok").map(([key, value]) => {
+    if (Array.isArray(value)) return value.length ? `${key}: ${value.map(brief).join(", ")}` : `${key}: none`;
+    if (value && typeof value === "object") return `${key}: ${Object.keys(value).length} entries`;
+    return `${key}: ${value}`;
+  }).join(" · ");
+}
+
+const brief = (value) => (value && typeof value === "object" ? JSON.stringify(value).slice(0, 60) : String(value));
+
+function auditPanel(data) {
+  return panel("Console actions", table([
+    { label: "at", value: (a) => timeCell(a.at) },
+    { label: "by", value: (a) => a.actor },
+    { label: "action", value: (a) => h("code", {}, a.action) },
+    { label: "target", value: (a) => h("code", {}, JSON.stringify(a.target ?? {}).slice(0, 80)) },
+    { label: "affected", class: "num", value: (a) => fmt.num(a.affected) },
+  ], data.actions, { label: "Console actions", emptyText: "No console actions yet." }));
 }
 
 function runsPanel(over) {
   const stale = over.stale_claims || [];
-  return h("div", { class: "grid-2" },
+  return h("div", {},
     panel("Recent invocations", table([
       { label: "worker", value: (r) => h("code", {}, fmt.short(r.worker_id)) },
       { label: "started", value: (r) => timeCell(r.started_at) },

@@ -1,7 +1,7 @@
 // Schedules: cron-driven jobs, next and last run, enable/disable.
 
 import { get, post } from "../api.js";
-import { badge, errorBanner, failed, fmt, h, notice, replace, table, timeCell } from "../dom.js";
+import { badge, errorBanner, failed, fmt, h, notice, panel, replace, table, timeCell } from "../dom.js";
 
 export function render(root, ctx) {
   const message = h("div", { "aria-live": "polite" });
@@ -22,7 +22,7 @@ export function render(root, ctx) {
   async function refresh() {
     let data;
     try { data = await get("schedules"); } catch (error) { replace(body, failed("Schedules", error)); return; }
-    replace(body, table([
+    replace(body, panel("Schedules", table([
       { label: "name", value: (s) => s.name },
       { label: "cron", value: (s) => h("code", {}, s.cron) },
       { label: "type", value: (s) => s.type },
@@ -35,7 +35,7 @@ export function render(root, ctx) {
       ...(ctx.canWrite ? [{ label: "actions", value: (s) => h("button", { type: "button",
         "aria-label": `${s.enabled ? "Disable" : "Enable"} ${s.name}`, onclick: () => toggle(s) },
       s.enabled ? "Disable" : "Enable") }] : []),
-    ], data.schedules, { label: "Schedules", emptyText: "No schedules." }));
+    ], data.schedules, { label: "Schedules", emptyText: "No schedules." })));
   }
   return { refresh };
 }
