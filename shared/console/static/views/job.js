@@ -47,12 +47,12 @@ export function render(root, ctx, [id]) {
           ["attempts", `${job.attempts} of ${job.max_attempts}`], ["owner", job.owner_id || "–"],
           ["created", timeCell(job.created_at)], ["run at", timeCell(job.run_at)],
           ["started", timeCell(job.started_at)], ["finished", timeCell(job.finished_at)],
-          ["locked by", job.locked_by || "–"], ["progress", progress(job.progress)],
+          ["locked by", job.locked_by ? `${job.locked_by} until ${fmt.time(job.locked_until)}` : "–"], ["progress", progress(job.progress, job.progress_message)],
         ]), actions),
         panel("Dependencies",
           h("h3", {}, "Depends on"), links(data.depends_on, "No dependencies."),
           h("h3", {}, "Dependents"), links(data.dependents, "Nothing waits for this job."),
-          data.dead_letter ? [h("h3", {}, "Dead letter"), jsonBlock(data.dead_letter, "Dead letter")] : null)),
+          data.dead_letter ? [h("h3", {}, "Dead letter"), deadLetter(data.dead_letter)] : null)),
       h("div", { class: "grid-2" },
         panel("Payload", jsonBlock(job.payload, "Payload")),
         panel("Result", jsonBlock(job.result, "Result"))),
@@ -69,12 +69,11 @@ export function render(root, ctx, [id]) {
   return { refresh };
 }
 
-function progress(value) {
+// progress is a percentage (0-100) the processor reports, with an optional message.
+function progress(value, message) {
   if (value === null || value === undefined) return "–";
-  if (typeof value === "number") {
-    return h("span", {}, h("progress", { max: "1", value: String(value) }), ` ${Math.round(value * 100)}%`);
-  }
-  return h("code", {}, JSON.stringify(value));
+  return h("span", {}, h("progress", { max: "100", value: String(value), "aria-label": "Progress" }),
+    ` ${value}%`, message ? ` · ${message}` : "");
 }
 
 function links(jobs, emptyText) {
@@ -91,4 +90,14 @@ function errors(job) {
     typeof e === "string" ? e : [e.at ? h("time", { datetime: e.at }, fmt.time(e.at), " ") : null,
       e.attempt !== undefined ? `attempt ${e.attempt}: ` : "", h("span", { class: "error-text" },
         e.error || e.message || JSON.stringify(e))])));
+}
+
+function deadLetter(letter) {
+  return definitionList([
+    ["dead letter", h("code", {}, letter.id)],
+    ["failed", timeCell(letter.failed_at)],
+    ["last error", h("span", { class: "error-text" }, letter.last_error || "–")],
+    ["replayed as", letter.replayed_job_id
+      ? h("a", { href: `#/jobs/${letter.replayed_job_id}`, class: "mono" }, fmt.short(letter.replayed_job_id)) : "not yet"],
+  ]);
 }

@@ -4,7 +4,7 @@
 import { get } from "../api.js";
 import { badge, failed, fmt, h, replace, table, timeCell } from "../dom.js";
 
-const STATUSES = ["", "pending", "running", "completed", "cancelled"];
+const STATUSES = ["", "pending", "ready", "scheduled", "running", "completed", "cancelled"];
 const PRIORITIES = ["", "critical", "high", "normal", "low"];
 const FILTERS = ["type", "status", "priority", "owner", "from", "to", "q"];
 
@@ -74,7 +74,7 @@ const COLUMNS = [
   { label: "priority", value: (j) => j.priority },
   { label: "attempts", class: "num", value: (j) => `${j.attempts}/${j.max_attempts}` },
   { label: "progress", class: "num", value: (j) => (j.progress === null || j.progress === undefined ? "–"
-    : typeof j.progress === "number" ? `${Math.round(j.progress * 100)}%` : JSON.stringify(j.progress)) },
+    : `${j.progress}%`) },
   { label: "created", value: (j) => timeCell(j.created_at) },
   { label: "run at", value: (j) => timeCell(j.run_at) },
   { label: "finished", value: (j) => timeCell(j.finished_at) },
