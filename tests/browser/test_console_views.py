@@ -1,6 +1,7 @@
 """The console's views that act, in a real browser: filter jobs, open a job, replay a
 dead-letter group after its confirmation and see the replayed jobs processed, delete a
-selection, pause a type and see its jobs left unclaimed, enable and disable a schedule.
+selection, cancel a job, pause a type and see its jobs left unclaimed, reset a breaker,
+enable and disable a schedule.
 
 Real: Chromium (Playwright), functions-framework in a subprocess, PostgreSQL, the worker
 and the noop processor (run by POST ?action=process). Faked: nothing; the "fix" before a
@@ -91,6 +92,7 @@ def test_replaying_a_dead_letter_group_asks_first_then_the_jobs_run(
     groups.get_by_role("button", name="Replay group").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("This will replay 3 dead letters")
+    expect(page.locator("#live")).to_have_text("paused")  # no refresh under an open confirmation
     dialog.get_by_role("button", name="Cancel").click()
     expect(dialog).to_be_hidden()
     assert api.get("?action=stats").json()["by_status"].get("pending", 0) == 0  # cancelled: nothing replayed
@@ -154,3 +156,35 @@ def test_a_schedule_is_enabled_and_disabled_from_its_row(page: Any, sign_in: Sig
     expect(row).to_contain_text("disabled")
     assert conn.execute("select enabled from job_schedules where name = %s", (schedule,)).fetchone() == {
         "enabled": False}
+
+
+@needs_actions("job", "job_cancel")
+def test_cancelling_a_waiting_job_from_its_page(page: Any, sign_in: SignIn, api: httpx.Client) -> None:
+    waiting = {"type": "noop", "payload": {}, "run_at": "2099-01-01T00:00:00Z"}
+    response = api.post("?action=enqueue", json=waiting)
+    job_id = response.json()["id"]
+    sign_in(SECRET)
+    page.goto(f"dashboard/#/jobs/{job_id}")
+    summary = page.get_by_role("region", name="Summary")
+    expect(summary).to_contain_text("pending")
+    summary.get_by_role("button", name="Cancel job").click()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel job").click()
+    expect(page.get_by_role("status").filter(has_text="Cancelled")).to_be_visible()
+    expect(summary).to_contain_text("cancelled")
+    assert api.get("?action=stats").json()["by_status"] == {"cancelled": 1}
+
+
+@needs_actions("types", "breaker_reset")
+def test_an_open_breaker_is_reset_from_the_types_view(page: Any, sign_in: SignIn, conn: Conn) -> None:
+    conn.execute("insert into circuit_breakers (provider, state, consecutive_failures, open_until,"
+                 " last_error) values ('resend', 'open', 5, now() + interval '5 minutes', %s)",
+                 ("HTTP 503 from Resend",))
+    sign_in(SECRET)
+    nav(page, "Types")
+    row = page.get_by_role("table", name="Circuit breakers").get_by_role("row").filter(has_text="resend")
+    expect(row).to_contain_text("HTTP 503 from Resend")
+    row.get_by_role("button", name="Reset breaker resend").click()
+    page.get_by_role("dialog").get_by_role("button", name="Reset").click()
+    expect(row).to_contain_text("closed")
+    assert conn.execute("select state from circuit_breakers where provider = 'resend'").fetchone() == {
+        "state": "closed"}

@@ -11,8 +11,11 @@ export function render(root, ctx, [id]) {
   root.append(h("p", {}, h("a", { href: "#/jobs" }, "← Jobs")), h("h1", {}, "Job ", h("code", {}, id)), message, body);
 
   async function act(action, verb, job) {
-    const ok = await ctx.confirm({ title: `${verb} this job?`, message: `${verb} ${job.type} job ${id} (${job.status}).`,
-      action: verb, danger: action === "job_cancel" });
+    const question = action === "job_cancel"
+      ? `Cancel ${job.type} job ${id} (${job.status})? Jobs that depend on it are cancelled too.`
+      : `Run ${job.type} job ${id} (${job.status}) again now.`;
+    const ok = await ctx.confirm({ title: `${verb} this job?`, message: question, action: `${verb} job`,
+      danger: action === "job_cancel" });
     if (!ok) return;
     try {
       const result = await post(action, { id });
