@@ -104,9 +104,15 @@ create trigger job_dead_letter_waiting_truncate after truncate on public.job_dea
   for each statement execute function queue.dead_letters_waiting_on_truncate();
 
 -- What is there now (the triggers count from here on; the table lock keeps the two in step).
-lock table public.job_dead_letter in share row exclusive mode;
-delete from queue.dead_letters_waiting;
-insert into queue.dead_letters_waiting (type, waiting)
-select d.type, pg_catalog.count(*) from public.job_dead_letter d where d.replayed_job_id is null group by 1;
+-- One DO block, so the lock and the recount share a transaction also where each statement
+-- runs on its own (the Supabase CLI applies statements outside a transaction block).
+do $$
+begin
+  lock table public.job_dead_letter in share row exclusive mode;
+  delete from queue.dead_letters_waiting;
+  insert into queue.dead_letters_waiting (type, waiting)
+  select d.type, pg_catalog.count(*) from public.job_dead_letter d where d.replayed_job_id is null group by 1;
+end
+$$;
 
 insert into queue.schema_migrations (version) values ('20260106000170') on conflict do nothing;
