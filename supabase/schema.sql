@@ -280,12 +280,16 @@ create table public.job_types (
     created_at timestamp with time zone not null default now(),
     updated_at timestamp with time zone not null default now(),
     client_pending_limit integer default 100,
-    kick_group text not null default 'default'::text
+    kick_group text not null default 'default'::text,
+    max_backlog_age_seconds integer not null default 300,
+    max_dead_letters_per_hour integer not null default 10,
+    max_stuck_jobs integer not null default 0
 );
 alter table public.job_types add constraint job_types_backoff_base_seconds_check CHECK ((backoff_base_seconds >= 1));
 alter table public.job_types add constraint job_types_backoff_cap_not_below_base CHECK ((backoff_cap_seconds >= backoff_base_seconds));
 alter table public.job_types add constraint job_types_client_pending_limit_positive CHECK (((client_pending_limit IS NULL) OR (client_pending_limit >= 1)));
 alter table public.job_types add constraint job_types_concurrency_limit_check CHECK (((concurrency_limit IS NULL) OR (concurrency_limit >= 1)));
+alter table public.job_types add constraint job_types_health_thresholds CHECK (((max_backlog_age_seconds >= 1) AND (max_dead_letters_per_hour >= 0) AND (max_stuck_jobs >= 0)));
 alter table public.job_types add constraint job_types_kick_group_name CHECK ((kick_group ~ '^[a-z][a-z0-9_]{0,62}$'::text));
 alter table public.job_types add constraint job_types_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 1000)));
 alter table public.job_types add constraint job_types_name_check CHECK ((name ~ '^[a-z][a-z0-9_]{0,62}$'::text));
@@ -295,6 +299,9 @@ alter table public.job_types enable row level security;
 comment on table public.job_types is 'Per-type settings: default max attempts, backoff base and cap, lock/timeout seconds, concurrency limit, enabled.';
 comment on column public.job_types.client_pending_limit is 'Most pending jobs of this type one client user may have (null: no cap). The server is not capped.';
 comment on column public.job_types.kick_group is 'Types of one group share a kick on enqueue; ''default'' wakes the worker for all types, another group with ?type= its types.';
+comment on column public.job_types.max_backlog_age_seconds is 'Health warns when the oldest ready job of this type has waited longer (seconds, >= 1).';
+comment on column public.job_types.max_dead_letters_per_hour is 'Health warns when more jobs of this type were dead-lettered in the last hour (>= 0).';
+comment on column public.job_types.max_stuck_jobs is 'Health warns when more jobs of this type hold a lease that expired over health_stuck_grace_seconds ago (>= 0).';
 grant select, insert, update, delete on table public.job_types to service_role;
 
 -- table public.ledger_entries
@@ -1767,6 +1774,34 @@ $function$;
 comment on function public.get_next_job(p_worker_id text, p_types text[], p_batch_size integer, p_lock_seconds integer) is 'Atomically claim up to p_batch_size (1-1000) ready jobs for p_worker_id, highest priority first, respecting dependencies, per-type concurrency limits and per-key rate limits. Raises 22QW1 bad worker id, 22QB1 batch size out of range, 22QL1 bad lock seconds, 22QT1 unknown type.';
 grant execute on function public.get_next_job(p_worker_id text, p_types text[], p_batch_size integer, p_lock_seconds integer) to service_role;
 
+-- function public.health_warnings(p_now timestamp with time zone)
+CREATE OR REPLACE FUNCTION public.health_warnings(p_now timestamp with time zone DEFAULT NULL::timestamp with time zone)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_now timestamptz := coalesce(p_now, pg_catalog.clock_timestamp());
+  v_extensions jsonb := queue.health_extension_checks(v_now);
+  v_checks jsonb;
+begin
+  v_checks := queue.health_type_checks(v_now) || queue.health_database_checks(v_now)
+              || (v_extensions -> 'checks') || queue.health_worker_checks(v_now);
+  return pg_catalog.jsonb_build_object(
+    'checked_at', v_now,
+    'severity', (select case pg_catalog.max(queue.health_rank(c ->> 'severity'))
+                          when 2 then 'critical' when 1 then 'warning' else 'ok' end
+                   from pg_catalog.jsonb_array_elements(v_checks) c),
+    'warnings', (select pg_catalog.count(*) from pg_catalog.jsonb_array_elements(v_checks) c
+                  where c ->> 'severity' <> 'ok'),
+    'checks', v_checks,
+    'not_checked', v_extensions -> 'not_checked');
+end
+$function$;
+comment on function public.health_warnings(p_now timestamp with time zone) is 'Every health check with value, threshold, severity and hint: per type (backlog age, stuck jobs, dead-letter spike), table bloat, xmin horizon, replication slots, pg_net, pg_cron, last worker run, unanswered kicks.';
+grant execute on function public.health_warnings(p_now timestamp with time zone) to service_role;
+
 -- function public.my_jobs(p_limit integer)
 CREATE OR REPLACE FUNCTION public.my_jobs(p_limit integer DEFAULT 50)
  RETURNS TABLE(id uuid, type text, status text, progress smallint, progress_message text, result jsonb, created_at timestamp with time zone, started_at timestamp with time zone, finished_at timestamp with time zone, updated_at timestamp with time zone, replayed_job_id uuid)
@@ -2508,6 +2543,14 @@ create table queue.settings (
     value jsonb not null,
     description text not null default ''::text
 );
+alter table queue.settings add constraint settings_health_values CHECK (
+CASE
+    WHEN (key !~~ 'health\_%'::text) THEN true
+    WHEN (jsonb_typeof(value) <> 'number'::text) THEN false
+    WHEN (key = 'health_critical_factor'::text) THEN ((value)::numeric > (1)::numeric)
+    WHEN (key = 'health_dead_tuple_ratio_max'::text) THEN (((value)::numeric >= (0)::numeric) AND ((value)::numeric <= (1)::numeric))
+    ELSE ((value)::numeric >= (0)::numeric)
+END);
 alter table queue.settings add constraint settings_kick_values CHECK (
 CASE
     WHEN (key = 'kick_window_ms'::text) THEN
@@ -3857,6 +3900,285 @@ AS $function$
     '[[:space:]]+', ' ', 'g'), 200))
 $function$;
 comment on function queue.error_fingerprint(p_error text) is 'The shape of an error message: uuids, emails, urls, IPs, quoted strings, hex ids, prefixed ids and numbers replaced by placeholders (<uuid> <email> <url> <ip> ''?'' <hex> x_<id> <n>), whitespace collapsed, at most 200 characters (from the first 2,000 read). Immutable; null for null.';
+
+-- function queue.health_check(p_check text, p_subject jsonb, p_value numeric, p_threshold numeric, p_unit text, p_hint text, p_details jsonb)
+CREATE OR REPLACE FUNCTION queue.health_check(p_check text, p_subject jsonb, p_value numeric, p_threshold numeric, p_unit text, p_hint text, p_details jsonb DEFAULT '{}'::jsonb)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  with limits as (
+    select case when p_threshold > 0 then p_threshold * f.factor else f.factor end as critical_above
+      from (select queue.health_setting('health_critical_factor', 3) as factor) f
+  )
+  select pg_catalog.jsonb_build_object(
+           'check', p_check,
+           'severity', case when p_value is null or p_value <= p_threshold then 'ok'
+                            when p_value > l.critical_above then 'critical' else 'warning' end,
+           'value', p_value, 'threshold', p_threshold, 'critical_above', l.critical_above,
+           'unit', p_unit, 'hint', p_hint)
+         || coalesce(p_subject, '{}'::jsonb)
+         || case when p_details is null or p_details = '{}'::jsonb then '{}'::jsonb
+                 else pg_catalog.jsonb_build_object('details', p_details) end
+    from limits l
+$function$;
+comment on function queue.health_check(p_check text, p_subject jsonb, p_value numeric, p_threshold numeric, p_unit text, p_hint text, p_details jsonb) is 'One health check: {check, severity ok|warning|critical, value, threshold, critical_above, unit, hint, details} and its subject.';
+
+-- function queue.health_database_checks(p_now timestamp with time zone)
+CREATE OR REPLACE FUNCTION queue.health_database_checks(p_now timestamp with time zone)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  with queue_tables as (
+    select r.rel, r.ord
+      from (values (pg_catalog.to_regclass('public.job_queue'), 1), (pg_catalog.to_regclass('public.job_status_events'), 2),
+                   (pg_catalog.to_regclass('public.job_dead_letter'), 3), (pg_catalog.to_regclass('public.job_kicks'), 4)) r(rel, ord)
+     where r.rel is not null
+  ),
+  bloat as (
+    select q.ord, s.schemaname || '.' || s.relname as tbl, s.n_dead_tup as dead, s.n_live_tup as live,
+           s.last_autovacuum, s.last_vacuum,
+           not coalesce(c.reloptions @> array['autovacuum_enabled=false']
+                        or c.reloptions @> array['autovacuum_enabled=off'], false) as autovacuum_enabled
+      from queue_tables q
+      join pg_catalog.pg_stat_all_tables s on s.relid = q.rel
+      join pg_catalog.pg_class c on c.oid = q.rel
+  ),
+  holders as (
+    select a.pid, a.usename::text as usr, a.application_name as app, a.state, a.xact_start as since,
+           pg_catalog.age(a.backend_xmin) as xid_age, pg_catalog.left(a.query, 200) as query
+      from pg_catalog.pg_stat_activity a
+     where a.backend_xmin is not null and a.xact_start is not null
+       and a.pid <> pg_catalog.pg_backend_pid()
+       and a.datname = pg_catalog.current_database()
+       and a.backend_type <> 'autovacuum worker'
+    union all
+    select null, p.owner::text, null, 'prepared transaction ' || p.gid, p.prepared, pg_catalog.age(p.transaction), null
+      from pg_catalog.pg_prepared_xacts p
+     where p.database = pg_catalog.current_database()
+  ),
+  slots as (
+    select s.slot_name::text as slot, s.slot_type, s.active,
+           greatest(pg_catalog.age(s.xmin), pg_catalog.age(s.catalog_xmin)) as xid_age
+      from pg_catalog.pg_replication_slots s
+     where s.xmin is not null or s.catalog_xmin is not null
+  ),
+  checks as (
+    select b.ord,
+           queue.health_check('table_bloat', pg_catalog.jsonb_build_object('table', b.tbl),
+             case when b.dead + b.live = 0 then 0 else pg_catalog.round(b.dead::numeric / (b.dead + b.live), 4) end,
+             queue.health_setting('health_dead_tuple_ratio_max', 0.2), 'dead tuple share',
+             case when not b.autovacuum_enabled
+                  then 'autovacuum is off for ' || b.tbl || ': ALTER TABLE ' || b.tbl || ' RESET (autovacuum_enabled)'
+                  else 'VACUUM (ANALYZE) ' || b.tbl || '; if dead tuples keep growing, a long transaction (xmin_horizon) or too lax autovacuum settings keep vacuum from removing them' end,
+             pg_catalog.jsonb_build_object('dead_tuples', b.dead, 'live_tuples', b.live, 'min_dead_tuples',
+               queue.health_setting('health_dead_tuples_min', 10000), 'autovacuum_enabled', b.autovacuum_enabled,
+               'last_autovacuum', b.last_autovacuum, 'last_vacuum', b.last_vacuum))
+           || case when b.dead < queue.health_setting('health_dead_tuples_min', 10000)
+                   then '{"severity": "ok"}'::jsonb else '{}'::jsonb end as c
+      from bloat b
+    union all
+    select 10,
+           queue.health_check('xmin_horizon', '{}'::jsonb,
+             coalesce((select pg_catalog.max(greatest(extract(epoch from p_now - h.since), 0)) from holders h), 0)::numeric(14, 3),
+             queue.health_setting('health_xmin_max_age_seconds', 300), 'seconds',
+             'a transaction has held its snapshot open so long that vacuum cannot clean the queue tables: end it (pg_terminate_backend(pid) if it is idle in transaction) or set idle_in_transaction_session_timeout',
+             pg_catalog.jsonb_build_object('holders', coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('pid', h.pid, 'user', h.usr,
+                         'application', h.app, 'state', h.state, 'since', h.since, 'xid_age', h.xid_age, 'query', h.query)
+                         order by h.since)
+                         from (select * from holders order by since limit 5) h), '[]'::jsonb)))
+    union all
+    select 11,
+           queue.health_check('replication_slot_xmin', '{}'::jsonb,
+             coalesce((select pg_catalog.max(s.xid_age) from slots s), 0),
+             queue.health_setting('health_slot_max_xid_age', 100000000), 'transaction ids',
+             'a replication slot holds the xmin horizon back: drop the slot nobody reads (pg_drop_replication_slot) or restart its consumer',
+             pg_catalog.jsonb_build_object('slots', coalesce((select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s)) from slots s), '[]'::jsonb)))
+  )
+  select coalesce(pg_catalog.jsonb_agg(x.c order by x.ord), '[]'::jsonb) from checks x
+$function$;
+comment on function queue.health_database_checks(p_now timestamp with time zone) is 'table_bloat per queue table, xmin_horizon (oldest snapshot-holding or prepared transaction) and replication_slot_xmin, against the health_* settings.';
+
+-- function queue.health_extension_checks(p_now timestamp with time zone)
+CREATE OR REPLACE FUNCTION queue.health_extension_checks(p_now timestamp with time zone)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_checks jsonb := '[]'::jsonb;
+  v_skipped jsonb := '[]'::jsonb;
+  v_count bigint;
+  v_latest jsonb;
+begin
+  if pg_catalog.to_regclass('net.http_request_queue') is null then
+    v_skipped := v_skipped || '[{"check": "pg_net_backlog", "reason": "pg_net is not installed"}]'::jsonb;
+  else
+    begin
+      execute 'select pg_catalog.count(*) from net.http_request_queue' into v_count;
+      v_checks := v_checks || queue.health_check('pg_net_backlog', '{}'::jsonb, v_count,
+        queue.health_setting('health_pg_net_queue_max', 1000), 'requests',
+        'pg_net''s requests are not being sent: is its background worker running (select net.worker_restart()), is pg_net.batch_size too small?');
+    exception when insufficient_privilege then
+      v_skipped := v_skipped || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+        'check', 'pg_net_backlog', 'reason', 'cannot read net.http_request_queue: ' || sqlerrm));
+    end;
+  end if;
+
+  if pg_catalog.to_regclass('net._http_response') is null then
+    v_skipped := v_skipped || '[{"check": "pg_net_failures", "reason": "pg_net is not installed"}]'::jsonb;
+  else
+    begin
+      execute $q$
+        with failed as (
+          select r.id, r.status_code, pg_catalog.left(r.error_msg, 200) as error_msg, r.created
+            from net._http_response r
+           where r.created > $1 - interval '1 hour' and r.created <= $1
+             and (r.error_msg is not null or r.status_code >= 400))
+        select (select pg_catalog.count(*) from failed),
+               coalesce((select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(f) order by f.created desc)
+                           from (select * from failed order by created desc limit 5) f), '[]'::jsonb)
+      $q$ into v_count, v_latest using p_now;
+      v_checks := v_checks || queue.health_check('pg_net_failures', '{}'::jsonb, v_count,
+        queue.health_setting('health_pg_net_failures_max_per_hour', 10), 'failed responses in the last hour',
+        'pg_net requests failed: check worker_url, the worker secret and what the function answered (net._http_response)',
+        pg_catalog.jsonb_build_object('latest', v_latest));
+    exception when insufficient_privilege then
+      v_skipped := v_skipped || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+        'check', 'pg_net_failures', 'reason', 'cannot read net._http_response: ' || sqlerrm));
+    end;
+  end if;
+
+  if pg_catalog.to_regclass('cron.job_run_details') is null then
+    v_skipped := v_skipped || '[{"check": "cron_failures", "reason": "pg_cron is not installed"},
+                                {"check": "cron_run_details_rows", "reason": "pg_cron is not installed"}]'::jsonb;
+  else
+    begin
+      execute $q$
+        with failed as (
+          select d.jobid, j.jobname, d.start_time, pg_catalog.left(d.return_message, 200) as return_message
+            from cron.job_run_details d left join cron.job j on j.jobid = d.jobid
+           where d.status = 'failed' and d.start_time > $1 - interval '1 hour' and d.start_time <= $1)
+        select (select pg_catalog.count(*) from failed),
+               coalesce((select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(f) order by f.start_time desc)
+                           from (select * from failed order by start_time desc limit 5) f), '[]'::jsonb)
+      $q$ into v_count, v_latest using p_now;
+      v_checks := v_checks || queue.health_check('cron_failures', '{}'::jsonb, v_count,
+        queue.health_setting('health_cron_failures_max_per_hour', 0), 'failed runs in the last hour',
+        'pg_cron runs failed: their return_message says why (select * from cron.job_run_details where status = ''failed'' order by start_time desc)',
+        pg_catalog.jsonb_build_object('latest', v_latest));
+      v_checks := v_checks || queue.health_check('cron_run_details_rows', '{}'::jsonb,
+        (select greatest(s.n_live_tup, 0) from pg_catalog.pg_stat_all_tables s
+          where s.relid = pg_catalog.to_regclass('cron.job_run_details')),
+        queue.health_setting('health_cron_run_details_max_rows', 100000), 'rows (estimated)',
+        'cron.job_run_details grows by a row per run: the queue-purge-cron-history job deletes ours after 7 days; delete older rows of other jobs or set cron.log_run = off');
+    exception when insufficient_privilege then
+      v_skipped := v_skipped || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+        'check', 'cron_failures', 'reason', 'cannot read cron.job_run_details: ' || sqlerrm));
+    end;
+  end if;
+  return pg_catalog.jsonb_build_object('checks', v_checks, 'not_checked', v_skipped);
+end
+$function$;
+comment on function queue.health_extension_checks(p_now timestamp with time zone) is 'pg_net_backlog, pg_net_failures, cron_failures and cron_run_details_rows where pg_net / pg_cron exist; the others in not_checked with the reason.';
+
+-- function queue.health_rank(p_severity text)
+CREATE OR REPLACE FUNCTION queue.health_rank(p_severity text)
+ RETURNS integer
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$ select case p_severity when 'critical' then 2 when 'warning' then 1 else 0 end $function$;
+comment on function queue.health_rank(p_severity text) is 'ok 0, warning 1, critical 2: the worst of several checks is the max.';
+
+-- function queue.health_setting(p_key text, p_default numeric)
+CREATE OR REPLACE FUNCTION queue.health_setting(p_key text, p_default numeric)
+ RETURNS numeric
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$ select coalesce((queue.setting(p_key))::numeric, p_default) $function$;
+comment on function queue.health_setting(p_key text, p_default numeric) is 'A numeric queue.settings value, or p_default when unset.';
+
+-- function queue.health_type_checks(p_now timestamp with time zone)
+CREATE OR REPLACE FUNCTION queue.health_type_checks(p_now timestamp with time zone)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  with counts as (select * from queue.console_type_counts(p_now)),
+  stuck as (
+    select j.type, pg_catalog.count(*) as n
+      from public.job_queue j
+     where j.status = 'running'
+       and j.locked_until < p_now - pg_catalog.make_interval(secs => queue.health_setting('health_stuck_grace_seconds', 120))
+     group by j.type
+  ),
+  dead as (
+    select d.type, pg_catalog.count(*) as n
+      from public.job_dead_letter d
+     where d.failed_at > p_now - interval '1 hour' and d.failed_at <= p_now
+     group by d.type
+  ),
+  checks as (
+    select t.name, 1 as ord,
+           queue.health_check('backlog_age', pg_catalog.jsonb_build_object('type', t.name),
+             coalesce(greatest(extract(epoch from p_now - c.oldest_ready), 0), 0)::numeric(14, 3),
+             t.max_backlog_age_seconds, 'seconds',
+             case when t.enabled
+                  then 'ready jobs wait longer than job_types.max_backlog_age_seconds: is the scheduler calling the worker, is the type''s concurrency_limit too low, is a breaker open?'
+                  else 'the type is paused (job_types.enabled = false): its jobs wait on purpose' end,
+             pg_catalog.jsonb_build_object('ready', coalesce(c.ready, 0), 'enabled', t.enabled))
+           || case when t.enabled then '{}'::jsonb else '{"severity": "ok"}'::jsonb end as c
+      from public.job_types t left join counts c on c.type = t.name
+    union all
+    select t.name, 2,
+           queue.health_check('stuck_jobs', pg_catalog.jsonb_build_object('type', t.name), coalesce(s.n, 0),
+             t.max_stuck_jobs, 'jobs',
+             'running jobs hold leases that expired long ago: is pg_cron running cleanup_stuck_jobs (or the resident worker''s maintenance)?')
+      from public.job_types t left join stuck s on s.type = t.name
+    union all
+    select t.name, 3,
+           queue.health_check('dead_letter_spike', pg_catalog.jsonb_build_object('type', t.name), coalesce(d.n, 0),
+             t.max_dead_letters_per_hour, 'dead letters in the last hour',
+             'many jobs of this type failed for good: `queue-worker dlq groups` shows their errors; replay them once the cause is fixed')
+      from public.job_types t left join dead d on d.type = t.name
+  )
+  select coalesce(pg_catalog.jsonb_agg(x.c order by x.ord, x.name), '[]'::jsonb) from checks x
+$function$;
+comment on function queue.health_type_checks(p_now timestamp with time zone) is 'backlog_age, stuck_jobs and dead_letter_spike for every job type, against job_types.max_backlog_age_seconds, max_stuck_jobs, max_dead_letters_per_hour.';
+
+-- function queue.health_worker_checks(p_now timestamp with time zone)
+CREATE OR REPLACE FUNCTION queue.health_worker_checks(p_now timestamp with time zone)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  with last_run as (select r.* from public.worker_runs r order by r.started_at desc limit 1),
+  kicks as (select queue.unanswered_kicks(p_now) as k)
+  select pg_catalog.jsonb_build_array(
+    queue.health_check('last_worker_run', '{}'::jsonb,
+      (select greatest(extract(epoch from p_now - l.started_at), 0)::numeric(14, 3) from last_run l),
+      queue.health_setting('health_last_run_max_age_seconds', 300), 'seconds',
+      'no worker invocation started lately: is the scheduler calling the function (pg_cron queue-trigger-worker, Cloud Scheduler, EventBridge, queue-worker dev)?',
+      coalesce((select pg_catalog.jsonb_build_object('worker_id', l.worker_id, 'started_at', l.started_at,
+                  'finished_at', l.finished_at, 'claimed', l.claimed, 'completed', l.completed) from last_run l),
+               '{}'::jsonb))
+    || case when exists (select 1 from last_run) then '{}'::jsonb
+            else '{"severity": "warning", "hint": "no worker has run yet: start the scheduler (pg_cron queue-trigger-worker, Cloud Scheduler, EventBridge) or run queue-worker dev"}'::jsonb end,
+    queue.health_check('unanswered_kicks', '{}'::jsonb, ((select k from kicks) ->> 'count')::numeric,
+      queue.health_setting('health_unanswered_kicks_max', 0), 'kicks in the last hour',
+      'kicks (pg_net POSTs on enqueue) woke no worker in time: check worker_url, the worker secret and what the function answered (net._http_response by request_id)',
+      pg_catalog.jsonb_build_object('answer_seconds', (select k from kicks) -> 'answer_seconds',
+                                    'kicks', (select k from kicks) -> 'kicks')))
+$function$;
+comment on function queue.health_worker_checks(p_now timestamp with time zone) is 'last_worker_run and unanswered_kicks, against health_last_run_max_age_seconds and health_unanswered_kicks_max.';
 
 -- function queue.histograms_sum(p_histograms integer[])
 CREATE OR REPLACE FUNCTION queue.histograms_sum(p_histograms integer[])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -93,11 +94,38 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+HEALTH_EXIT = {"ok": 0, "warning": 1, "critical": 2}
+
+
 def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
-    """Prints the report; exit 0 when ok, 1 when degraded or down."""
+    """Prints the report (lines on a terminal, JSON otherwise); exit 0 ok, 1 warning,
+    2 critical or down."""
     with backend_for(settings) as backend:
         report = health_report(backend, settings, load_registry())
-    print_json(report)
-    return 0 if report["status"] == "ok" else 1
+    if args.json or not sys.stdout.isatty():
+        print_json(report)
+    else:
+        print(health_lines(report))
+    return HEALTH_EXIT[report["severity"]]
+
+
+def health_lines(report: dict[str, Any]) -> str:
+    """The failing checks, worst first, one line each with its hint; then a summary."""
+    failing = sorted(((name, check) for name, check in report["checks"].items() if not check["ok"]),
+                     key=lambda item: (-HEALTH_EXIT[item[1]["severity"]], item[0]))
+    lines = []
+    for name, check in failing:
+        measured = ""
+        if check.get("threshold") is not None:
+            value = "none" if check.get("value") is None else check["value"]
+            measured = f" {value} > {check['threshold']} {check.get('unit', '')}".rstrip()
+        hint = check.get("hint") or check.get("error") or check.get("message") or ""
+        lines.append(f"{check['severity'].upper():8} {name}{measured}")
+        if hint:
+            lines.append(f"         {hint}")
+    skipped = ", ".join(item["check"] for item in report.get("not_checked", []))
+    lines.append(f"{report['status']} ({report['severity']}): {len(failing)} of {len(report['checks'])} "
+                 "checks need attention" + (f"; not checked: {skipped}" if skipped else ""))
+    return "\n".join(lines)
 
 

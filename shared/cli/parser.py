@@ -88,7 +88,13 @@ def add_work(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def add_reports(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _sub(subparsers, "stats", cli_jobs.cmd_stats, "print queue_stats() as JSON")
-    _sub(subparsers, "health", cli_jobs.cmd_health, "print the health checks; exit 1 unless ok")
+    health = _sub(subparsers, "health", cli_jobs.cmd_health,
+                  "print the health checks; exit 0 ok, 1 warning, 2 critical or down",
+                  "Print every health check (value, threshold, hint). On a terminal: the failing checks "
+                  "as lines and a summary; piped or with --json: the whole report as JSON. Exit 0 when "
+                  "all is ok, 1 on a warning, 2 when critical or the database is unreachable "
+                  "(Nagios' convention). Thresholds: job_types.max_* and queue.settings health_*.")
+    health.add_argument("--json", action="store_true", help="print the report as JSON even on a terminal")
 
 
 def add_admin(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

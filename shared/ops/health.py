@@ -1,8 +1,11 @@
 """The health report behind `?action=health` and `queue-worker health`.
 
 Status is `ok` when every check passes, `degraded` when the database answers but
-something needs attention, `down` when the database cannot be reached. Each check
-says what it measured, so an alert can say why.
+something needs attention, `down` when the database cannot be reached. Severity ranks the
+same report for alerting: `ok`, `warning` (needs a look) or `critical` (jobs stop or the
+database suffers); `queue-worker health` exits 0, 1 or 2 by it. Most checks are computed by
+`health_warnings()` in SQL against thresholds in `job_types` and `queue.settings`; each
+says its value, threshold and a one-line hint, so an alert can say why.
 """
 
 from __future__ import annotations
@@ -17,11 +20,8 @@ from shared.queue.errors import DatabaseUnavailable, QueueError
 from shared.queue.migrate import migrations_in
 from shared.queue.protocol import QueueBackend
 
-# Thresholds past which a check fails. A job waiting 5 minutes means no worker is
-# keeping up with a once-a-minute tick; a worker silent for 5 minutes has stopped.
-OLDEST_PENDING_MAX_SECONDS = 300.0
-LAST_RUN_MAX_AGE_SECONDS = 300.0
-DEAD_LETTERS_MAX_PER_HOUR = 10
+Severity = str  # "ok" | "warning" | "critical", as health_warnings() ranks them
+SEVERITY_RANK: dict[str, int] = {"ok": 0, "warning": 1, "critical": 2}
 
 
 def processor_check(module: ModuleType, settings: Settings) -> dict[str, Any]:
@@ -72,43 +72,17 @@ def migrations_check(backend: QueueBackend, settings: Settings) -> dict[str, Any
             **({"hint": "run `queue-worker migrate`"} if missing else {})}
 
 
-def queue_checks(facts: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The checks read from queue_health()."""
-    stuck = int(facts.get("stuck_jobs") or 0)
-    oldest = float(facts.get("oldest_pending_age_seconds") or 0)
-    dead = int(facts.get("dead_letters_last_1h") or 0)
-    return {
-        "stuck_jobs": {"ok": stuck == 0, "count": stuck},
-        "oldest_pending": {"ok": oldest <= OLDEST_PENDING_MAX_SECONDS, "age_seconds": round(oldest, 3),
-                           "max_seconds": OLDEST_PENDING_MAX_SECONDS,
-                           "pending_ready": int(facts.get("pending_ready") or 0)},
-        "dead_letters": {"ok": dead <= DEAD_LETTERS_MAX_PER_HOUR, "last_hour": dead,
-                         "max_per_hour": DEAD_LETTERS_MAX_PER_HOUR},
-        "last_worker_run": last_run_check(facts),
-        "unanswered_kicks": kicks_check(facts),
-    }
-
-
-def kicks_check(facts: Mapping[str, Any]) -> dict[str, Any]:
-    """pg_net kicks of the last hour that no invocation answered in time: the worker URL,
-    its secret or the function itself is failing, and jobs wait for the tick."""
-    kicks = facts.get("unanswered_kicks") or {}
-    count = int(kicks.get("count") or 0)
-    check: dict[str, Any] = {"ok": count == 0, "count": count, "answer_seconds": kicks.get("answer_seconds"),
-                             "kicks": kicks.get("kicks", [])}
-    if count:
-        check["hint"] = ("check worker_url and the worker secret, and what the function answered "
-                         "(net._http_response by request_id)")
-    return check
-
-
-def last_run_check(facts: Mapping[str, Any]) -> dict[str, Any]:
-    run = facts.get("last_worker_run")
-    if not run:
-        return {"ok": False, "run": None, "message": "no worker has run yet"}
-    age = float(facts.get("seconds_since_last_worker_run") or 0)
-    return {"ok": age <= LAST_RUN_MAX_AGE_SECONDS, "run": run, "seconds_ago": round(age, 3),
-            "max_seconds": LAST_RUN_MAX_AGE_SECONDS}
+def warning_checks(warnings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """health_warnings()'s checks keyed by name, `name:subject` when it has one (a job type,
+    a table): {"backlog_age:email": {ok, severity, value, threshold, critical_above, unit,
+    hint, ...}}. The thresholds and severities are the database's; nothing is judged here."""
+    checks: dict[str, dict[str, Any]] = {}
+    for check in warnings.get("checks", []):
+        subject = check.get("type") or check.get("table")
+        name = f"{check['check']}:{subject}" if subject else str(check["check"])
+        facts = {key: value for key, value in check.items() if key != "check"}
+        checks[name] = {"ok": check.get("severity") == "ok", **facts}
+    return checks
 
 
 def breakers_check(backend: QueueBackend) -> dict[str, Any]:
@@ -128,13 +102,18 @@ def payouts_check(backend: QueueBackend) -> dict[str, Any]:
     return check
 
 
-def database_checks(backend: QueueBackend, settings: Settings) -> dict[str, dict[str, Any]]:
-    """Round trip, migrations, the queue's own facts, the circuit breakers and held payouts. A failing
-    query (say, a database never migrated) fails its check; only DatabaseUnavailable escapes."""
+def database_checks(backend: QueueBackend, settings: Settings) -> tuple[dict[str, dict[str, Any]], list[Any]]:
+    """Round trip, migrations, health_warnings() (the checks the database computes against
+    its thresholds), the circuit breakers and held payouts; and what could not be checked.
+    A failing query (say, a database never migrated) fails its check; only
+    DatabaseUnavailable escapes."""
     checks: dict[str, dict[str, Any]] = {"database": {"ok": True, "round_trip_ms": round(backend.ping(), 3)}}
+    not_checked: list[Any] = []
     try:
         checks["migrations"] = migrations_check(backend, settings)
-        checks.update(queue_checks(backend.queue_health()))
+        warnings = backend.rpc("health_warnings", {})
+        checks.update(warning_checks(warnings))
+        not_checked = list(warnings.get("not_checked") or [])
         checks["circuit_breakers"] = breakers_check(backend)
         checks["payouts_on_hold"] = payouts_check(backend)
     except DatabaseUnavailable:
@@ -143,14 +122,35 @@ def database_checks(backend: QueueBackend, settings: Settings) -> dict[str, dict
         checks.setdefault("migrations", {"ok": False, "error": exc.message,
                                          "hint": "run `queue-worker migrate`"})
         checks["queue"] = {"ok": False, "error": exc.message}
-    return checks
+    return checks, not_checked
+
+
+# The severity of a failing check computed here rather than by health_warnings(): what stops
+# jobs from running is critical, what needs a look is a warning.
+FAILING_SEVERITY: dict[str, Severity] = {
+    "database": "critical", "migrations": "critical", "queue": "critical", "processors": "critical",
+    "circuit_breakers": "warning", "payouts_on_hold": "warning",
+}
+
+
+def with_severity(checks: dict[str, dict[str, Any]]) -> Severity:
+    """Give every check a severity (the database's own, or FAILING_SEVERITY's when it fails)
+    and return the worst."""
+    worst: Severity = "ok"
+    for name, check in checks.items():
+        if "severity" not in check:
+            check["severity"] = "ok" if check["ok"] else FAILING_SEVERITY.get(name, "warning")
+        if SEVERITY_RANK[check["severity"]] > SEVERITY_RANK[worst]:
+            worst = check["severity"]
+    return worst
 
 
 def health_report(backend: QueueBackend, settings: Settings,
                   registry: Mapping[str, ModuleType]) -> dict[str, Any]:
-    """{status: ok|degraded|down, checks: {...}}; `down` only when the database is unreachable."""
+    """{status: ok|degraded|down, severity: ok|warning|critical, checks: {...}, not_checked: [...]};
+    `down` (critical) only when the database is unreachable."""
     try:
-        checks = database_checks(backend, settings)
+        checks, not_checked = database_checks(backend, settings)
         try:
             waiting: dict[str, int] | None = unconfigured_waiting(backend, registry, settings)
         except DatabaseUnavailable:
@@ -160,11 +160,14 @@ def health_report(backend: QueueBackend, settings: Settings,
     except DatabaseUnavailable as exc:
         return down_report(exc.message, registry, settings)
     checks["processors"] = processors_check(registry, settings, waiting)
+    severity = with_severity(checks)
     status = "ok" if all(check["ok"] for check in checks.values()) else "degraded"
-    return {"status": status, "checks": checks}
+    return {"status": status, "severity": severity, "checks": checks, "not_checked": not_checked}
 
 
 def down_report(reason: str, registry: Mapping[str, ModuleType], settings: Settings) -> dict[str, Any]:
     """The report when the database cannot be reached."""
-    return {"status": "down", "checks": {"database": {"ok": False, "error": reason},
-                                         "processors": processors_check(registry, settings)}}
+    checks = {"database": {"ok": False, "error": reason},
+              "processors": processors_check(registry, settings)}
+    with_severity(checks)
+    return {"status": "down", "severity": "critical", "checks": checks, "not_checked": []}

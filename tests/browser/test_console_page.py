@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import psycopg
 
 from shared.api.dashboard import CSP
 from tests.browser.conftest import needs_actions
@@ -144,3 +145,26 @@ def test_the_readonly_token_sees_types_without_pause_buttons(page: Any, sign_in:
     types = page.get_by_role("table", name="Job types")
     expect(types.get_by_role("row").filter(has_text="noop")).to_be_visible()
     assert types.get_by_role("button").count() == 0
+
+
+def test_the_health_panel_puts_failing_checks_first_with_their_hint(page: Any, sign_in: SignIn,
+                                                                    db_url: str) -> None:
+    """A backlog past its type's threshold (made in the database) shows first, as critical,
+    with its value, threshold and hint; the passing checks are folded under a summary."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("select worker_run_start('w-page', '{}')")
+        conn.execute("update job_types set max_backlog_age_seconds = 60 where name = 'noop'")
+        conn.execute("select enqueue_job('noop', p_run_at => '2000-01-01T00:00:00Z')")
+    sign_in(SECRET)
+    health = page.get_by_role("region", name="Health")
+    failing = health.get_by_role("list", name="Failing health checks").get_by_role("listitem")
+    expect(failing.first).to_contain_text("backlog_age:noop")
+    expect(failing.first).to_contain_text("critical")
+    expect(failing.first).to_contain_text("of at most 60 seconds (critical above 180)")
+    expect(failing.first).to_contain_text("max_backlog_age_seconds")
+    passing = health.get_by_role("list", name="Passing health checks")
+    expect(passing).to_be_hidden()
+    health.get_by_text("checks ok").click()
+    expect(passing).to_be_visible()
+    expect(passing).to_contain_text("xmin_horizon")
+    expect(health).to_contain_text("Not checked: pg_net_backlog (pg_net is not installed)")

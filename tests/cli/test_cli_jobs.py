@@ -134,13 +134,39 @@ def test_stats_prints_queue_stats_as_json(cli_env: str, conn: Conn,
     assert json.loads(capsys.readouterr().out)["by_status"] == {"pending": 1, "completed": 1}
 
 
-def test_health_prints_the_checks_and_exits_1_unless_ok(cli_env: str,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_health_prints_the_checks_and_exits_by_severity(cli_env: str, conn: Conn,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Exit 0 ok, 1 warning, 2 critical (Nagios' convention); JSON when stdout is not a terminal."""
     status = main(["health"])
     report = json.loads(capsys.readouterr().out)
-    assert report["status"] == "degraded"  # no worker has run yet
+    assert (report["status"], report["severity"]) == ("degraded", "warning")  # no worker has run yet
     assert report["checks"]["last_worker_run"]["ok"] is False
     assert status == 1
+    conn.execute("select worker_run_start('w-cli', '{}')")
+    assert main(["health"]) == 0
+    capsys.readouterr()
+    conn.execute("update job_types set max_backlog_age_seconds = 60 where name = 'noop'")
+    make_job(conn, run_at="2000-01-01T00:00:00Z")
+    assert main(["health", "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["severity"] == "critical"
+
+
+def test_health_on_a_terminal_prints_the_failing_checks_with_their_hints(
+        cli_env: str, conn: Conn, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    conn.execute("update job_types set max_backlog_age_seconds = 60 where name = 'noop'")
+    make_job(conn, run_at="2000-01-01T00:00:00Z")
+    assert main(["health"]) == 2
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("CRITICAL backlog_age:noop ")
+    assert out[0].endswith("> 60 seconds")
+    assert "max_backlog_age_seconds" in out[1]
+    assert any(line.startswith("WARNING  last_worker_run none > 300 seconds") for line in out)
+    assert out[-1].startswith("degraded (critical): 2 of ")
+    # Neither pg_net nor pg_cron lives in a test database (pg_cron only in cron.database_name's).
+    assert out[-1].endswith("checks need attention; not checked: pg_net_backlog, pg_net_failures, "
+                            "cron_failures, cron_run_details_rows")
 
 
 def test_dlq_list_shows_dead_letters_and_replay_makes_a_pending_job(

@@ -61,4 +61,4 @@ def test_process_records_the_invocation_for_health(client: FlaskClient, conn: Co
     assert run["finished_at"] is not None
     health = client.get("/?action=health", headers=AUTH).json
     assert health is not None
-    assert health["checks"]["last_worker_run"]["run"]["worker_id"] == worker_id
+    assert health["checks"]["last_worker_run"]["details"]["worker_id"] == worker_id

@@ -18,7 +18,6 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from shared.ops.health import queue_checks
 from tests.sql.factories import Conn, claim, enqueue, sqlstate_of, value
 
 WORKER_URL = "http://worker.test/fn"
@@ -222,6 +221,13 @@ def _unanswered(conn: Conn) -> dict[str, Any]:
     return facts
 
 
+def _kicks_check(conn: Conn) -> dict[str, Any]:
+    """health_warnings()'s unanswered_kicks check."""
+    checks = value(conn, "select health_warnings()")["checks"]
+    check: dict[str, Any] = next(c for c in checks if c["check"] == "unanswered_kicks")
+    return check
+
+
 def test_health_shows_a_pg_net_kick_no_invocation_answered_in_time(fake_pg_net: Conn) -> None:
     conn = fake_pg_net
     enqueue(conn, "noop")
@@ -230,8 +236,9 @@ def test_health_shows_a_pg_net_kick_no_invocation_answered_in_time(fake_pg_net: 
     facts = _unanswered(conn)
     assert facts["unanswered_kicks"]["count"] == 1
     assert facts["unanswered_kicks"]["kicks"][0]["request_id"] == 1
-    check = queue_checks(facts)["unanswered_kicks"]
-    assert (check["ok"], check["count"]) == (False, 1)
+    check = _kicks_check(conn)
+    assert (check["severity"], check["value"], check["threshold"]) == ("warning", 1, 0)
+    assert check["details"]["kicks"][0]["request_id"] == 1
     assert "worker_url" in check["hint"]
 
 
@@ -249,7 +256,7 @@ def test_health_ignores_notify_kicks_nobody_listens_to(conn: Conn) -> None:
     conn.execute("update job_kicks set kicked_at = kicked_at - interval '10 minutes'")
     facts = _unanswered(conn)
     assert facts["unanswered_kicks"] == {"count": 0, "answer_seconds": 30, "kicks": []}
-    assert queue_checks(facts)["unanswered_kicks"]["ok"] is True
+    assert _kicks_check(conn)["severity"] == "ok"
 
 
 @pytest.mark.parametrize(

@@ -272,3 +272,41 @@ def test_schedule_worker_tick_reschedules_the_tick_on_real_pg_cron(cron_db_url: 
             assert refused.value.sqlstate == "22QK2"
             assert f"pg_cron {version['extversion']} cannot schedule in seconds" in str(refused.value)
             assert [schedule for _, schedule, _ in tick()] == ["*/2 * * * *"]  # nothing changed
+
+
+def _health_check(conn: psycopg.Connection[dict[str, Any]], name: str) -> dict[str, Any]:
+    row = conn.execute("select c as check from jsonb_array_elements(health_warnings() -> 'checks') c "
+                       "where c ->> 'check' = %s", (name,)).fetchone()
+    assert row is not None, f"health_warnings() has no {name} check"
+    found: dict[str, Any] = row["check"]
+    return found
+
+
+@pytest.mark.pg_cron
+def test_health_warns_of_failing_cron_runs_and_a_growing_run_history(
+    cron_conn: psycopg.Connection[dict[str, Any]],
+) -> None:
+    """Real pg_cron's tables; the failed runs are written into cron.job_run_details as pg_cron
+    writes them (pg_cron 1.4 here has no seconds schedule, so waiting for a real failing run
+    would take a minute)."""
+    assert _health_check(cron_conn, "cron_failures")["severity"] == "ok"
+    cron_conn.execute("select cron.schedule('other-app-report', '0 1 * * *', 'select 1/0')")
+    cron_conn.execute("""
+        insert into cron.job_run_details (jobid, runid, command, status, return_message, start_time, end_time)
+        select j.jobid, nextval('cron.runid_seq'), j.command, s.status, s.message, s.at, s.at
+          from cron.job j,
+               (values ('failed', 'ERROR:  division by zero', now() - interval '5 minutes'),
+                       ('succeeded', '1 row', now() - interval '4 minutes'),
+                       ('failed', 'ERROR:  division by zero', now() - interval '2 hours'))
+                 as s(status, message, at)
+         where j.jobname = 'other-app-report'""")
+    failures = _health_check(cron_conn, "cron_failures")
+    assert (failures["severity"], failures["value"], failures["threshold"]) == ("warning", 1, 0)
+    assert failures["details"]["latest"][0]["jobname"] == "other-app-report"
+    assert "division by zero" in failures["details"]["latest"][0]["return_message"]
+
+    cron_conn.execute("update queue.settings set value = '2' where key = 'health_cron_run_details_max_rows'")
+    cron_conn.execute("select pg_stat_force_next_flush()")
+    rows = _health_check(cron_conn, "cron_run_details_rows")
+    assert (rows["severity"], rows["value"]) == ("warning", 3)
+    assert "cron.log_run" in rows["hint"]

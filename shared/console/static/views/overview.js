@@ -96,18 +96,42 @@ function chartsPanel(over) {
     chart("Ready backlog, last day", series.quarter_hour, BACKLOG)));
 }
 
+// Failing checks first, worst first, each with its value against its threshold and its hint;
+// the passing ones folded away, as they are most of the list.
+const RANK = { critical: 0, warning: 1, ok: 2 };
+
 function healthPanel(report) {
   const checks = Object.entries(report.checks || {});
-  return panel("Health", h("p", {}, "Status: ", badge(report.status)),
-    h("ul", { class: "checks", "aria-label": "Health checks" }, checks.map(([name, check]) =>
-      h("li", { class: check.ok ? "ok" : "bad" }, h("span", { class: "check-mark", "aria-hidden": "true" },
-        check.ok ? "✓" : "✗"), h("strong", {}, name), " ", h("span", { class: "sr-only" }, check.ok ? "ok" : "failing"),
-        h("span", { class: "check-detail" }, describe(check))))));
+  const failing = checks.filter(([, c]) => !c.ok)
+    .sort(([a, x], [b, y]) => (RANK[x.severity] ?? 1) - (RANK[y.severity] ?? 1) || a.localeCompare(b));
+  const passing = checks.filter(([, c]) => c.ok);
+  const skipped = report.not_checked || [];
+  return panel("Health", h("p", {}, "Status: ", badge(report.status), " ", badge(report.severity || "–")),
+    failing.length ? checkList("Failing health checks", failing)
+      : h("p", { class: "empty" }, "Every check passes."),
+    passing.length ? h("details", {}, h("summary", {}, `${passing.length} checks ok`),
+      checkList("Passing health checks", passing)) : "",
+    skipped.length ? h("p", { class: "muted" }, "Not checked: ",
+      skipped.map((s) => `${s.check} (${s.reason})`).join("; ")) : "");
 }
 
-// A check's facts in one line: scalars as they are, lists and objects by their size.
+function checkList(label, checks) {
+  return h("ul", { class: "checks", "aria-label": label }, checks.map(([name, check]) =>
+    h("li", { class: check.ok ? "ok" : `bad ${check.severity || ""}` },
+      h("span", { class: "check-mark", "aria-hidden": "true" }, check.ok ? "✓" : check.severity === "warning" ? "!" : "✗"),
+      h("strong", {}, name), " ", badge(check.severity || (check.ok ? "ok" : "failing")),
+      h("span", { class: "check-detail" }, describe(check)),
+      !check.ok && check.hint ? h("span", { class: "check-detail check-hint" }, check.hint) : "")));
+}
+
+// A check's facts in one line: value against threshold when it has one, else its scalars;
+// lists and objects by their size.
 function describe(check) {
-  return Object.entries(check).filter(([key]) => key !== "ok").map(([key, value]) => {
+  if ("threshold" in check) {
+    const value = check.value === null || check.value === undefined ? "none" : check.value;
+    return `${value} of at most ${check.threshold} ${check.unit || ""} (critical above ${check.critical_above})`;
+  }
+  return Object.entries(check).filter(([key]) => !["ok", "severity", "hint"].includes(key)).map(([key, value]) => {
     if (Array.isArray(value)) return value.length ? `${key}: ${value.map(brief).join(", ")}` : `${key}: none`;
     if (value && typeof value === "object") return `${key}: ${Object.keys(value).length} entries`;
     return `${key}: ${value}`;
