@@ -12,7 +12,8 @@
 --   so it costs no scan), vs health_cron_run_details_max_rows.
 -- A table that is absent (the extension is not installed) or unreadable puts
 -- {check, reason} in not_checked instead: nothing is reported as fine that was not looked at.
--- The tables are reached with EXECUTE, so this compiles and lints where they do not exist.
+-- The tables are reached with EXECUTE on the regclass found, so this compiles and lints
+-- (plpgsql_check) where they do not exist.
 
 create or replace function queue.health_extension_checks(p_now timestamptz) returns jsonb
 language plpgsql stable
@@ -23,12 +24,16 @@ declare
   v_skipped jsonb := '[]'::jsonb;
   v_count bigint;
   v_latest jsonb;
+  v_net_queue regclass := pg_catalog.to_regclass('net.http_request_queue');
+  v_net_response regclass := pg_catalog.to_regclass('net._http_response');
+  v_cron_runs regclass := pg_catalog.to_regclass('cron.job_run_details');
+  v_cron_jobs regclass := pg_catalog.to_regclass('cron.job');
 begin
-  if pg_catalog.to_regclass('net.http_request_queue') is null then
+  if v_net_queue is null then
     v_skipped := v_skipped || '[{"check": "pg_net_backlog", "reason": "pg_net is not installed"}]'::jsonb;
   else
     begin
-      execute 'select pg_catalog.count(*) from net.http_request_queue' into v_count;
+      execute pg_catalog.format('select pg_catalog.count(*) from %s', v_net_queue) into v_count;
       v_checks := v_checks || queue.health_check('pg_net_backlog', '{}'::jsonb, v_count,
         queue.health_setting('health_pg_net_queue_max', 1000), 'requests',
         'pg_net''s requests are not being sent: is its background worker running (select net.worker_restart()), is pg_net.batch_size too small?');
@@ -38,20 +43,20 @@ begin
     end;
   end if;
 
-  if pg_catalog.to_regclass('net._http_response') is null then
+  if v_net_response is null then
     v_skipped := v_skipped || '[{"check": "pg_net_failures", "reason": "pg_net is not installed"}]'::jsonb;
   else
     begin
-      execute $q$
+      execute pg_catalog.format($q$
         with failed as (
           select r.id, r.status_code, pg_catalog.left(r.error_msg, 200) as error_msg, r.created
-            from net._http_response r
+            from %s r
            where r.created > $1 - interval '1 hour' and r.created <= $1
              and (r.error_msg is not null or r.status_code >= 400))
         select (select pg_catalog.count(*) from failed),
                coalesce((select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(f) order by f.created desc)
                            from (select * from failed order by created desc limit 5) f), '[]'::jsonb)
-      $q$ into v_count, v_latest using p_now;
+      $q$, v_net_response) into v_count, v_latest using p_now;
       v_checks := v_checks || queue.health_check('pg_net_failures', '{}'::jsonb, v_count,
         queue.health_setting('health_pg_net_failures_max_per_hour', 10), 'failed responses in the last hour',
         'pg_net requests failed: check worker_url, the worker secret and what the function answered (net._http_response)',
@@ -62,32 +67,33 @@ begin
     end;
   end if;
 
-  if pg_catalog.to_regclass('cron.job_run_details') is null then
+  if v_cron_runs is null or v_cron_jobs is null then
     v_skipped := v_skipped || '[{"check": "cron_failures", "reason": "pg_cron is not installed"},
                                 {"check": "cron_run_details_rows", "reason": "pg_cron is not installed"}]'::jsonb;
   else
     begin
-      execute $q$
+      execute pg_catalog.format($q$
         with failed as (
           select d.jobid, j.jobname, d.start_time, pg_catalog.left(d.return_message, 200) as return_message
-            from cron.job_run_details d left join cron.job j on j.jobid = d.jobid
+            from %s d left join %s j on j.jobid = d.jobid
            where d.status = 'failed' and d.start_time > $1 - interval '1 hour' and d.start_time <= $1)
         select (select pg_catalog.count(*) from failed),
                coalesce((select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(f) order by f.start_time desc)
                            from (select * from failed order by start_time desc limit 5) f), '[]'::jsonb)
-      $q$ into v_count, v_latest using p_now;
+      $q$, v_cron_runs, v_cron_jobs) into v_count, v_latest using p_now;
       v_checks := v_checks || queue.health_check('cron_failures', '{}'::jsonb, v_count,
         queue.health_setting('health_cron_failures_max_per_hour', 0), 'failed runs in the last hour',
         'pg_cron runs failed: their return_message says why (select * from cron.job_run_details where status = ''failed'' order by start_time desc)',
         pg_catalog.jsonb_build_object('latest', v_latest));
       v_checks := v_checks || queue.health_check('cron_run_details_rows', '{}'::jsonb,
         (select greatest(s.n_live_tup, 0) from pg_catalog.pg_stat_all_tables s
-          where s.relid = pg_catalog.to_regclass('cron.job_run_details')),
+          where s.relid = v_cron_runs),
         queue.health_setting('health_cron_run_details_max_rows', 100000), 'rows (estimated)',
         'cron.job_run_details grows by a row per run: the queue-purge-cron-history job deletes ours after 7 days; delete older rows of other jobs or set cron.log_run = off');
     exception when insufficient_privilege then
-      v_skipped := v_skipped || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-        'check', 'cron_failures', 'reason', 'cannot read cron.job_run_details: ' || sqlerrm));
+      v_skipped := v_skipped || pg_catalog.jsonb_build_array(
+        pg_catalog.jsonb_build_object('check', 'cron_failures', 'reason', 'cannot read cron.job_run_details: ' || sqlerrm),
+        pg_catalog.jsonb_build_object('check', 'cron_run_details_rows', 'reason', 'cannot read cron.job_run_details: ' || sqlerrm));
     end;
   end if;
   return pg_catalog.jsonb_build_object('checks', v_checks, 'not_checked', v_skipped);
