@@ -32,14 +32,17 @@ log = logging.getLogger(__name__)
 
 
 class Payload(BaseModel):
+    """Give exactly one of `text` or `sections` (none of them empty)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    track_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,100}$")
-    text: str | None = Field(None, min_length=1, max_length=500_000)
+    track_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,100}$", description="Names the stored file")
+    text: str | None = Field(None, min_length=1, max_length=500_000, description="The whole script")
     sections: list[str] | None = Field(None, min_length=1, max_length=1000, description="Script sections")
-    voice: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
-    format: Literal["mp3", "wav", "pcm"] = "mp3"
-    title: str | None = Field(None, max_length=200)
+    voice: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$",
+                       description="The TTS provider's voice, e.g. alloy (OpenAI)")
+    format: Literal["mp3", "wav", "pcm"] = Field("mp3", description="Of the stored file")
+    title: str | None = Field(None, max_length=200, description="For the email; default track_id")
     notify_email: EmailStr | None = Field(None, description="Who gets the track_completed email")
 
     @model_validator(mode="after")

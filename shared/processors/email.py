@@ -12,11 +12,12 @@ import logging
 from typing import Any, Literal
 
 from jinja2 import TemplateError
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 
 from shared.config import Settings
 from shared.processors.base import JobContext, PermanentError
 from shared.processors.circuit_breaker import guarded
+from shared.processors.email_template_data import TEMPLATE_DATA
 from shared.processors.email_templates import render
 from shared.providers import outbox, resend, smtp
 from shared.providers.email_message import OutgoingEmail
@@ -27,16 +28,20 @@ log = logging.getLogger(__name__)
 
 
 class Payload(BaseModel):
+    """Give a `template` with its `template_data`, or `html` and/or `text` with a `subject`
+    (not both). `to` and `reply_to` take one address or a list."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     to: list[EmailStr] = Field(min_length=1, max_length=50, description="One address or a list")
     subject: str | None = Field(None, min_length=1, max_length=998, description="Required without a template")
-    template: Literal["welcome", "track_completed", "payout_confirmation"] | None = None
-    template_data: dict[str, Any] = Field(default_factory=dict)
-    html: str | None = None
-    text: str | None = None
+    template: Literal["welcome", "track_completed", "payout_confirmation"] | None = Field(
+        None, description="A template; its fields go in template_data (see below)")
+    template_data: dict[str, Any] = Field(default_factory=dict, description="The template's fields")
+    html: str | None = Field(None, description="The HTML part, without a template")
+    text: str | None = Field(None, description="The text part, without a template")
     from_: str | None = Field(None, alias="from", description="Default EMAIL_FROM")
-    reply_to: list[EmailStr] = Field(default_factory=list)
+    reply_to: list[EmailStr] = Field(default_factory=list, description="One address or a list")
     tags: dict[str, str] = Field(default_factory=dict, description="Provider tags, name -> value")
 
     @field_validator("to", "reply_to", mode="before")
@@ -60,7 +65,20 @@ class Payload(BaseModel):
             raise ValueError("give a template, or html and/or text")
         if self.template is None and self.subject is None:
             raise ValueError("subject is required when no template is given")
+        if self.template is not None:
+            self._check_template_data(self.template)
         return self
+
+    def _check_template_data(self, template: str) -> None:
+        """template_data against the template's model: each problem named by its field."""
+        try:
+            TEMPLATE_DATA[template].model_validate(self.template_data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                (f"template_data.{'.'.join(str(p) for p in e['loc'])}: " if e["loc"] else "")
+                + e["msg"].removeprefix("Value error, ") for e in exc.errors())
+            allowed = ", ".join(TEMPLATE_DATA[template].model_fields)
+            raise ValueError(f"{problems} (the {template} template takes: {allowed})") from None
 
 
 def provider_for(settings: Settings) -> str:

@@ -92,9 +92,29 @@ def test_each_template_renders_a_subject_html_and_text(context: Builder,
     assert all(expected.encode() in body for body in parts_of(message).values())
 
 
-def test_a_template_missing_its_data_fails_permanently(context: Builder, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("template", "data", "message"), [
+    ("welcome", {}, "template_data.name: Field required (the welcome template takes: name, login_url, "
+                    "app_name)"),
+    ("welcome", {"name": "Jane", "nam": "x"}, "template_data.nam: Extra inputs are not permitted"),
+    ("track_completed", {"title": "Night Drive"}, "track_completed needs url or key in template_data"),
+    ("track_completed", {"key": "audio/t1.mp3"}, "track_completed needs title or track_id in template_data"),
+    ("payout_confirmation", {"payout_id": "p1"}, "template_data.transfer_id: Field required"),
+])
+def test_template_data_the_template_cannot_render_is_refused_by_field(template: str, data: dict[str, Any],
+                                                                       message: str) -> None:
+    with pytest.raises(pydantic.ValidationError) as refused:
+        email_processor.Payload.model_validate({"to": "a@example.com", "template": template,
+                                                "template_data": data})
+    assert message in str(refused.value)
+
+
+def test_a_template_missing_its_data_at_render_fails_permanently(context: Builder, tmp_path: Path) -> None:
+    """A job enqueued before template_data was checked (model_construct skips the check)."""
+    payload = email_processor.Payload.model_construct(to=["jane.doe@example.com"], template="welcome",
+                                                      template_data={}, subject=None, html=None, text=None,
+                                                      from_=None, reply_to=[], tags={})
     with pytest.raises(PermanentError, match="'name' is undefined"):
-        run({**WELCOME, "template_data": {}}, context(Settings(local_dir=tmp_path)))
+        email_processor.handle(payload, context(Settings(local_dir=tmp_path)))
 
 
 def test_logs_redact_the_recipient(context: Builder,
