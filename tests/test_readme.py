@@ -6,22 +6,20 @@ import re
 
 from shared.config import REPO_ROOT
 from shared.queue.errors import InvalidInput, error_for_sqlstate
-
-
-def _readme_commands() -> list[str]:
-    text = (REPO_ROOT / "README.md").read_text()
-    return re.findall(r"```sh\n(.+?)\n```", text)
+from tests.support.readme import blocks, example
 
 
 def test_the_readme_opens_with_the_run_and_the_test_command() -> None:
-    commands = _readme_commands()
-    assert commands[0].endswith("queue-worker dev")
-    assert commands[1].endswith(".venv/bin/pytest")
+    first, second = blocks()[:2]
+    assert (first.name, second.name) == ("run-command", "test-command")
+    assert example("run-command").endswith("queue-worker dev")
+    assert example("test-command").endswith(".venv/bin/pytest")
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:
     ci = (REPO_ROOT / ".ci" / "run").read_text()
-    assert f"TEST_COMMAND='{_readme_commands()[1]}'" in ci
+    command = example("test-command")
+    assert f"TEST_COMMAND='{command}'" in ci
 
 
 def test_every_migration_records_its_own_version() -> None:

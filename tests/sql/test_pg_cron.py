@@ -29,6 +29,7 @@ from psycopg.rows import dict_row
 
 from shared.config import REPO_ROOT
 from shared.queue.migrate import migrate
+from tests.support.readme import example
 
 MIGRATIONS = REPO_ROOT / "supabase" / "migrations"
 PG_CRON_FILE = next(MIGRATIONS.glob("*_pg_cron.sql"))
@@ -310,3 +311,24 @@ def test_health_warns_of_failing_cron_runs_and_a_growing_run_history(
     rows = _health_check(cron_conn, "cron_run_details_rows")
     assert (rows["severity"], rows["value"]) == ("warning", 3)
     assert "cron.log_run" in rows["hint"]
+
+
+def test_readmes_worker_tick_block_runs_on_real_pg_cron(cron_db_url: str) -> None:
+    """The README's `worker-tick-sql` block as printed: pg_cron 1.5+ takes '10 seconds'; older
+    ones refuse it with 22QK2 naming their version (what the README says: 1.5+ schedules in
+    seconds). pg_net is faked by an empty `net` schema: only its presence is checked."""
+    with psycopg.connect(cron_db_url, autocommit=True, row_factory=dict_row) as conn:
+        conn.execute("create schema if not exists net")
+        version = conn.execute("select extversion from pg_extension where extname = 'pg_cron'").fetchone()
+        assert version is not None
+        major_minor = tuple(int(p) for p in version["extversion"].split("-")[0].split(".")[:2])
+        if major_minor >= (1, 5):
+            conn.execute(example("worker-tick-sql"))
+            row = conn.execute("select schedule from cron.job "
+                               "where jobname = 'queue-trigger-worker'").fetchone()
+            assert row == {"schedule": "10 seconds"}
+        else:
+            with pytest.raises(psycopg.Error) as refused:
+                conn.execute(example("worker-tick-sql"))
+            assert refused.value.sqlstate == "22QK2"
+            assert "cannot schedule in seconds" in str(refused.value)
