@@ -23,7 +23,7 @@ import logging
 import statistics
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -43,11 +43,18 @@ SINGLE_MAX = 1_000  # one-at-a-time enqueues measured (they are slow by nature)
 PICKUP_TRIALS = 100
 
 
+Phase = Callable[[str], None]
+Count = Callable[[str, int, int], None]
+
+
 def run_bench(database_url: str, jobs: int = 10_000, runs: int = 3, batch_size: int = 1000, workers: int = 1,
-              as_json: bool = False) -> dict[str, Any]:
-    """Run the benchmark, print its results (JSON on stdout when `as_json`, else a summary,
-    with progress on stderr), and return them. Raises QueueError for bad arguments or a
-    database that is not ready (not migrated, or noop jobs already pending)."""
+              as_json: bool = False, phase: Phase | None = None,
+              progress: Count | None = None) -> dict[str, Any]:
+    """Run the benchmark, print its results (JSON on stdout when `as_json`, else a summary),
+    and return them. `phase` hears the name of each phase as it starts, `progress` (label,
+    done, total) the drain runs' progress; without them a bar on stderr, unless `as_json`.
+    Raises QueueError for bad arguments or a database that is not ready (not migrated, or
+    noop jobs already pending)."""
     _check(jobs, runs, batch_size, workers)
     settings = Settings(database_url=database_url, _env_file=None)
     with _quiet_job_logs(), _backend(database_url) as backend:
@@ -55,8 +62,9 @@ def run_bench(database_url: str, jobs: int = 10_000, runs: int = 3, batch_size: 
             raise QueueError("noop jobs are already pending in this database; the benchmark drains only "
                              "its own", hint="drain them first (queue-worker process --once --type noop) "
                              "or use another database")
-        progress = None if as_json else _progress
-        result = _measure(backend, settings, database_url, jobs, runs, batch_size, workers, progress)
+        progress = progress or (None if as_json else _progress)
+        result = _measure(backend, settings, database_url, jobs, runs, batch_size, workers, progress,
+                          phase or (lambda text: None))
     print(json.dumps(result, indent=2) if as_json else format_results(result), flush=True)
     return result
 
@@ -69,21 +77,27 @@ def _check(jobs: int, runs: int, batch_size: int, workers: int) -> None:
 
 
 def _measure(backend: Any, settings: Settings, url: str, jobs: int, runs: int, batch_size: int, workers: int,
-             progress: Any) -> dict[str, Any]:
+             progress: Count | None, phase: Phase) -> dict[str, Any]:
+    phase(f"enqueue one job per call ({min(jobs, SINGLE_MAX):,} jobs)")
     single = _enqueue_one_at_a_time(backend, settings, min(jobs, SINGLE_MAX))
     trials = min(jobs, PICKUP_TRIALS)
+    phase(f"pickup latency, worker invoked at once ({trials} trials)")
     pickups = {"at_once": _pickup(url, pickup.invoked_at_once(backend, settings, trials))}
+    phase(f"pickup latency, resident worker woken by NOTIFY ({trials} trials)")
     resident_ids, notified_by = pickup.resident(backend, url, trials)
     pickups["resident"] = _pickup(url, resident_ids)
     drains: list[DrainResult] = []
     defaults: list[DrainResult] = []
     bulk_rates: list[float] = []
     for run in range(1, runs + 1):
+        phase(f"drain run {run}/{runs}: enqueue {jobs:,} in bulk, drain them ({workers} worker(s), "
+              f"batch {batch_size})")
         started = time.perf_counter()
         ids = _enqueue_bulk(backend, jobs)
         bulk_rates.append(jobs / (time.perf_counter() - started))
         drains.append(drain(url, ids, batch_size, workers, _label(progress, run, runs, jobs)))
         _delete(url, ids)
+        phase(f"drain run {run}/{runs} with shipped defaults")
         ids = _enqueue_bulk(backend, jobs)
         defaults.append(drain_with_defaults(url, ids))
         _delete(url, ids)
@@ -93,7 +107,7 @@ def _measure(backend: Any, settings: Settings, url: str, jobs: int, runs: int, b
     return result
 
 
-def _label(progress: Any, run: int, runs: int, jobs: int) -> Any:
+def _label(progress: Count | None, run: int, runs: int, jobs: int) -> Callable[[int], None] | None:
     if progress is None:
         return None
     return lambda done: progress(f"drain run {run}/{runs}", done, jobs)

@@ -6,23 +6,23 @@ import argparse
 import subprocess
 
 from shared.bench.benchmark import run_bench
+from shared.cli.progress import Progress
 from shared.config import Settings
 from shared.local.database import describe, embedded_url, migrate_database, sql_database_url
 from shared.local.postgres import psql_binary
 from shared.local.stack import DevOptions, run_dev
-from shared.queue.migrate import Migration, migrations_in
+from shared.queue.migrate import migrations_in
 
 BENCH_DATABASE = "queue_worker_bench"  # embedded: keep benchmark jobs out of the dev queue
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    """Apply what is missing to DATABASE_URL (or the embedded server); print what was applied."""
+    """Apply what is missing to DATABASE_URL (or the embedded server). Each migration is shown
+    on stderr as it runs (a terminal) and with its time once applied; the summary goes to stdout."""
     url = sql_database_url(settings)
-
-    def progress(migration: Migration) -> None:
-        print(f"applying {migration.name}", flush=True)
-
-    applied = migrate_database(url, settings, progress)
+    with Progress() as progress:
+        applied = migrate_database(url, settings, lambda m: progress.update(f"applying {m.name} ..."),
+                                   lambda m, seconds: progress.line(f"applied {m.name} ({seconds:.2f} s)"))
     total = len(migrations_in(settings.migrations_dir))
     if applied:
         print(f"applied {len(applied)} migration(s) to {describe(url)}; {total} in all")
@@ -48,9 +48,14 @@ def cmd_psql(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    """Run shared.bench.benchmark against DATABASE_URL, or a separate embedded database."""
+    """Run shared.bench.benchmark against DATABASE_URL, or a separate embedded database: each
+    phase named on stderr as it starts, the drain's count on a terminal, results on stdout."""
     url = settings.database_url or embedded_url(settings, BENCH_DATABASE)
     migrate_database(url, settings)
     given = {"jobs": args.jobs, "runs": args.runs, "batch_size": args.batch, "workers": args.workers}
-    run_bench(url, as_json=args.json, **{name: value for name, value in given.items() if value is not None})
+    chosen = {name: value for name, value in given.items() if value is not None}
+    with Progress() as progress:
+        run_bench(url, as_json=args.json, phase=progress.line,
+                  progress=lambda label, done, total: progress.update(f"{label}: {done:,}/{total:,} jobs"),
+                  **chosen)
     return 0

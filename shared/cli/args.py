@@ -4,12 +4,16 @@ what is allowed (argparse then exits with status 2 and the usage line)."""
 from __future__ import annotations
 
 import argparse
+import json
 import re
-from datetime import UTC, datetime, timedelta
+import sys
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from shared.queue.json_input import JsonRefused, load_json
+from shared.queue.run_at import BadRunAt, parse_run_at
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -61,30 +65,54 @@ def positive_int(text: str) -> int:
     return _int_at_least(text, 1, None, "a positive integer")
 
 
-def json_object(text: str) -> dict[str, Any]:
-    """A JSON object given on the command line (the payload), checked as the HTTP function
-    checks a body: nesting depth and no NUL (`shared.queue.json_input`)."""
+def json_text(text: str) -> str | bytes:
+    """The JSON document `text` stands for: `@PATH` is the file's contents, `-` is stdin,
+    anything else is the JSON itself (so a large payload needs no "Argument list too long")."""
+    if text == "-":
+        return sys.stdin.buffer.read()
+    if not text.startswith("@"):
+        return text
+    path = Path(text[1:]).expanduser()
     try:
-        value = load_json(text, "payload", level=2)  # as inside an HTTP enqueue body
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise argparse.ArgumentTypeError(f"{text}: no such file") from None
+    except IsADirectoryError:
+        raise argparse.ArgumentTypeError(f"{text}: is a directory, not a JSON file") from None
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"{text}: cannot read it ({exc.strerror or exc})") from None
+
+
+def parse_json(document: str | bytes, source: str, root: str, level: int) -> Any:
+    """`load_json` with errors that name `source` and, for broken JSON, the line and column."""
+    try:
+        return load_json(document, root, level)
     except JsonRefused as refused:
-        raise argparse.ArgumentTypeError(str(refused)) from None
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not valid JSON ({exc}): {text!r}") from None
+        raise argparse.ArgumentTypeError(f"{source}{refused}") from None
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"{source}not valid JSON at line {exc.lineno}, column {exc.colno}: "
+                                         f"{exc.msg}") from None
+    except UnicodeDecodeError:
+        raise argparse.ArgumentTypeError(f"{source}not text: JSON is UTF-8") from None
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """A JSON object (the payload): inline, `@file.json` or `-` (stdin), checked as the HTTP
+    function checks a body: nesting depth and no NUL (`shared.queue.json_input`)."""
+    source = "stdin: " if text == "-" else f"{text}: " if text.startswith("@") else ""
+    value = parse_json(json_text(text), source, "payload", level=2)  # as inside an HTTP enqueue body
     if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"must be a JSON object like '{{\"key\": 1}}', not {text!r}")
+        raise argparse.ArgumentTypeError(f"{source}must be a JSON object like '{{\"key\": 1}}'"
+                                         + ("" if source else f", not {text!r}"))
     return value
 
 
 def run_at(text: str) -> datetime:
-    """An ISO 8601 time (`2026-12-01T09:00:00Z`; UTC when no offset) or `+5m` from now."""
-    if text.startswith("+"):
-        return datetime.now(UTC) + timedelta(seconds=duration(text[1:]))
+    """`--run-at`, read by the one run_at parser (`shared.queue.run_at`) the HTTP enqueue uses."""
     try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a time: use ISO 8601 (2026-12-01T09:00:00Z) or +30s / +5m / +2h") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+        return parse_run_at(text)
+    except BadRunAt as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def uuid(text: str) -> UUID:
@@ -92,6 +120,14 @@ def uuid(text: str) -> UUID:
         return UUID(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a uuid") from None
+
+
+def job_id(text: str) -> UUID:
+    """A job's id, e.g. for --depends-on."""
+    try:
+        return UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a job id (a UUID)") from None
 
 
 def job_types(text: str) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 
@@ -144,17 +145,26 @@ def cmd_act(args: argparse.Namespace, settings: Settings) -> int:
             print("nothing done", file=sys.stderr)
             return 1
 
-        def progress(step: dict[str, Any]) -> None:
-            print(f"{done} {step['affected']}, {step['remaining']} left", file=sys.stderr, flush=True)
-
-        result = dead_letters.act(backend, action, selector, counted["as_of"], "cli", progress=progress,
-                                  batch=args.batch)
+        result = dead_letters.act(backend, action, selector, counted["as_of"], "cli",
+                                  progress=running_count(done, n), batch=args.batch)
     print(f"{done} {result.affected} dead letter{'s' * (result.affected != 1)} "
           f"(console action {result.action_id})")
     if result.remaining:
         print(f"{result.remaining} still match but another operator holds them; run it again later",
               file=sys.stderr)
     return 0
+
+
+def running_count(done: str, total: int) -> Callable[[dict[str, Any]], None]:
+    """A progress line on stderr after each batch: `replayed 1,000 of 2,345 (1,345 left)`."""
+    so_far = 0
+
+    def progress(step: dict[str, Any]) -> None:
+        nonlocal so_far
+        so_far += step["affected"]
+        print(f"{done} {so_far:,} of {total:,} ({step['remaining']:,} left)", file=sys.stderr, flush=True)
+
+    return progress
 
 
 def skipped(counted: dict[str, Any]) -> str:

@@ -1,4 +1,5 @@
-"""`queue-worker enqueue | process | stats | health`: the queue from a terminal (dlq: console_dlq.py).
+"""`queue-worker process | stats | health`: the queue from a terminal (enqueue: enqueue.py, dlq:
+console_dlq.py).
 
 Each command returns its exit status: 0 done, 1 failed (or unhealthy), 2 bad input
 (raised as UsageError; argparse handles the rest).
@@ -19,7 +20,6 @@ from shared.local.database import open_backend
 from shared.ops.health import health_report
 from shared.processors import load_registry
 from shared.queue import QueueBackend
-from shared.queue.job_input import JobRejected, new_job
 from shared.worker.invocation import InvocationOptions, InvocationReport, run_invocation
 from shared.worker.shutdown import stop_on_signals
 
@@ -35,22 +35,6 @@ def backend_for(settings: Settings) -> Iterator[QueueBackend]:
         yield backend
     finally:
         backend.close()
-
-
-def cmd_enqueue(args: argparse.Namespace, settings: Settings) -> int:
-    """Validate the payload with the processor's model, then enqueue; prints the job id."""
-    body: dict[str, Any] = {"type": args.type, "payload": args.payload, "priority": args.priority,
-                            "run_at": args.run_at, "max_attempts": args.max_attempts,
-                            "depends_on": args.depends_on, "idempotency_key": args.idempotency_key}
-    try:
-        job = new_job({k: v for k, v in body.items() if v is not None}, load_registry())
-    except JobRejected as exc:
-        raise UsageError("invalid job:\n" + "\n".join(f"  {f['field']}: {f['message']}"
-                                                       for f in exc.fields)) from None
-    with backend_for(settings) as backend:
-        (job_id,) = backend.jobs_enqueue([job])
-    print(job_id)
-    return 0
 
 
 def summary(report: InvocationReport) -> str:

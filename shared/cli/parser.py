@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import cast
 
 from shared.cli import admin as cli_admin
 from shared.cli import args as cli_args
 from shared.cli import console_admin, console_dashboard, console_dlq, console_jobs
+from shared.cli import enqueue as cli_enqueue
 from shared.cli import jobs as cli_jobs
 from shared.cli import work as cli_work
+from shared.cli.usage import CliParser
 from shared.queue.models import Priority
 from shared.worker import resident
 
@@ -29,18 +32,39 @@ def add_dev(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
                      help="how often the scheduler triggers the function: 5s, 2m, 60 (default 60s)")
 
 
+ENQUEUE_EXAMPLES = """examples:
+  queue-worker enqueue email '{"to": "ada@example.com", "template": "welcome"}'
+  queue-worker enqueue audio @speech.json --priority high --run-at +5m
+  generate-payload | queue-worker enqueue email -
+  queue-worker enqueue noop --depends-on 0b7e1d2c-4b8a-4f5e-9c3d-2a1f6e8b9c07 \\
+      --idempotency-key nightly-2026-12-01
+  queue-worker enqueue --file jobs.jsonl --priority low > ids.txt"""
+
+
 def add_enqueue(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    enqueue = _sub(subparsers, "enqueue", cli_jobs.cmd_enqueue, "validate and enqueue a job; prints its id",
-                   "Validate JSON with the job type's payload model, then enqueue it.")
-    enqueue.add_argument("type", help="job type, e.g. email, audio, payout, analytics, noop")
-    enqueue.add_argument("payload", nargs="?", type=cli_args.json_object, default={}, metavar="JSON",
-                         help="the payload, a JSON object (default {})")
+    enqueue = _sub(subparsers, "enqueue", cli_enqueue.cmd_enqueue,
+                   "validate and enqueue a job (or a JSON-lines file of them); prints the id",
+                   "Validate the payload with the job type's payload model, then enqueue it and print its "
+                   "id. The payload is JSON, @FILE (a JSON file) or - (stdin). With --file, every line of "
+                   "a JSON-lines file is a job ({\"type\": ..., \"payload\": {...}, ...}, as ?action=enqueue "
+                   "takes); all lines are checked before any is enqueued, the ids are printed in order "
+                   "and progress goes to stderr.")
+    enqueue.epilog = ENQUEUE_EXAMPLES
+    enqueue.add_argument("type", nargs="?", metavar="TYPE",
+                         help="job type, e.g. email, audio, payout, analytics, noop")
+    enqueue.add_argument("payload", nargs="?", type=cli_args.json_object, metavar="JSON",
+                         help="the payload: a JSON object, @FILE or - for stdin (default {})")
+    enqueue.add_argument("--payload", dest="payload_option", type=cli_args.json_object, metavar="JSON",
+                         help="the payload, as the JSON argument: a JSON object, @FILE or -")
+    enqueue.add_argument("--file", metavar="JOBS", help="enqueue every line of this JSON-lines file (- for "
+                         "stdin); --priority, --run-at, --max-attempts are defaults for its lines")
     enqueue.add_argument("--priority", choices=[p.value for p in Priority], help="default normal")
     enqueue.add_argument("--run-at", type=cli_args.run_at, metavar="TIME",
-                         help="not before: ISO 8601 (2026-12-01T09:00:00Z) or +30s, +5m, +2h")
+                         help="not before: ISO 8601 with an offset (2026-12-01T09:00:00Z) or a delay: "
+                         "+30s, +5m, +2h, +1d")
     enqueue.add_argument("--max-attempts", type=cli_args.positive_int, metavar="N",
                          help="attempts before the dead letter queue (default: the type's)")
-    enqueue.add_argument("--depends-on", type=cli_args.uuid, action="append", metavar="JOB_ID",
+    enqueue.add_argument("--depends-on", type=cli_args.job_id, action="append", metavar="JOB_ID",
                          help="run only after this job completed (repeatable)")
     enqueue.add_argument("--idempotency-key", metavar="KEY", help="enqueueing the same key again is a no-op")
 
@@ -118,10 +142,12 @@ def add_admin(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="queue-worker", description="A Postgres job queue drained by "
-                                     "stateless HTTP-triggered functions.")
+    parser = CliParser(prog="queue-worker", description="A Postgres job queue drained by stateless "
+                       "HTTP-triggered functions. `queue-worker COMMAND --help` for each command.")
     parser.set_defaults(run=None, command="", parser=parser)
-    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    # Every parser below is a CliParser (argparse makes subparsers of the parent's class).
+    subparsers = cast("argparse._SubParsersAction[argparse.ArgumentParser]",
+                      parser.add_subparsers(title="commands", metavar="COMMAND"))
     for add in (add_dev, add_admin, add_enqueue, add_process, add_work, add_reports, console_jobs.add_parsers,
                 console_dlq.add_parsers, console_admin.add_parsers, console_dashboard.add_parsers):
         add(subparsers)

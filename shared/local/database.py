@@ -49,11 +49,11 @@ def describe(url: str) -> str:
     return f"{parts.get('dbname', '?')} on {where}{port}"
 
 
-def migrate_database(url: str, settings: Settings,
-                     progress: Callable[[Migration], None] | None = None) -> list[Migration]:
-    """Apply the migrations not yet applied; returns them."""
+def migrate_database(url: str, settings: Settings, progress: Callable[[Migration], None] | None = None,
+                     finished: Callable[[Migration, float], None] | None = None) -> list[Migration]:
+    """Apply the migrations not yet applied; returns them (callbacks as `shared.queue.migrate`)."""
     try:
-        return migrate(url, settings.migrations_dir, progress)
+        return migrate(url, settings.migrations_dir, progress, finished)
     except OSError as exc:
         raise QueueError(f"cannot read the migrations: {exc}", hint="check MIGRATIONS_DIR") from exc
 

@@ -7,6 +7,7 @@ so a database migrated by psql or `supabase db push` is recognised here too.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,9 +46,10 @@ def applied_versions(conn: psycopg.Connection) -> set[str]:
     return {row[0] for row in conn.execute("select version from queue.schema_migrations")}
 
 
-def migrate(database_url: str, directory: Path,
-            progress: Callable[[Migration], None] | None = None) -> list[Migration]:
-    """Apply every migration not yet applied, each in its own transaction.
+def migrate(database_url: str, directory: Path, progress: Callable[[Migration], None] | None = None,
+            finished: Callable[[Migration, float], None] | None = None) -> list[Migration]:
+    """Apply every migration not yet applied, each in its own transaction; `progress` hears
+    of each before it is applied, `finished` after, with the seconds it took.
 
     Returns what it applied. Safe to run again: a second run applies nothing.
     """
@@ -61,10 +63,13 @@ def migrate(database_url: str, directory: Path,
                 continue
             if progress is not None:
                 progress(migration)
+            started = time.monotonic()
             with conn.transaction():
                 conn.execute(migration.path.read_text())
                 conn.execute("insert into queue.schema_migrations (version) values (%s) "
                              "on conflict do nothing", (migration.version,))
             applied.append(migration)
+            if finished is not None:
+                finished(migration, time.monotonic() - started)
         conn.execute("select pg_advisory_unlock(hashtext('queue-worker migrate'))")
     return applied

@@ -7,7 +7,10 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from shared.queue.run_at import RUN_AT_ALLOWED, BadRunAt, parse_run_at
 
 
 class Priority(StrEnum):
@@ -62,6 +65,20 @@ class NewJob(BaseModel):
     idempotency_key: str | None = None
     rate_limit_key: str | None = None
     owner_id: UUID | None = None
+
+    @field_validator("run_at", mode="before")
+    @classmethod
+    def _run_at_as_written(cls, value: object) -> object:
+        """Text is read by `shared.queue.run_at` (the one parser of run_at), so `+5m` works
+        here as on the command line; a number (pydantic's epoch seconds) is refused."""
+        if isinstance(value, str):
+            try:
+                return parse_run_at(value)
+            except BadRunAt as exc:
+                raise PydanticCustomError("run_at", "{reason}", {"reason": str(exc)}) from None
+        if value is not None and not isinstance(value, datetime):
+            raise PydanticCustomError("run_at", "must be a string: {allowed}", {"allowed": RUN_AT_ALLOWED})
+        return value
 
 
 class Completion(BaseModel):

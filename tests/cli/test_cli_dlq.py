@@ -87,7 +87,7 @@ def test_replay_of_a_group_asks_on_a_terminal_and_replays_on_yes(
     assert "3 dead letters to replay" in captured.out
     assert "Replay 3 dead letters? [y/N]" in captured.out
     assert "replayed 3 dead letters (console action" in captured.out
-    assert "replayed 3, 0 left" in captured.err
+    assert "replayed 3 of 3 (0 left)" in captured.err
     assert value(conn, "select count(*) from job_queue where status = 'pending'") == 3
     assert value(conn, "select actor from console_actions") == "cli"
 
@@ -129,7 +129,8 @@ def test_replay_all_shows_progress_per_batch_and_the_total(
     not_a_terminal(monkeypatch)
     assert main(["dlq", "replay", "--all", "--type", "noop", "--batch", "10", "--yes"]) == 0
     captured = capsys.readouterr()
-    assert captured.err.splitlines() == ["replayed 10, 15 left", "replayed 10, 5 left", "replayed 5, 0 left"]
+    assert captured.err.splitlines() == ["replayed 10 of 25 (15 left)", "replayed 20 of 25 (5 left)",
+                                         "replayed 25 of 25 (0 left)"]
     assert "replayed 25 dead letters" in captured.out
     assert value(conn, "select affected from console_actions") == 25
     assert value(conn, "select count(*) from job_dead_letter where replayed_job_id is null") == 2

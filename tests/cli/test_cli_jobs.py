@@ -60,7 +60,9 @@ def test_enqueue_prints_the_id_of_the_job_it_made(cli_env: str, conn: Conn,
     (["enqueue", "noop", '{"x": 1}'], "payload.x: Extra inputs are not permitted"),
     (["enqueue", "noop", "--run-at", "soon"], "is not a time"),
     (["enqueue", "noop", "--max-attempts", "0"], "0 is not a positive integer"),
-    (["enqueue", "noop", "--depends-on", "42"], "'42' is not a uuid"),
+    (["enqueue", "noop", "--depends-on", "42"], "argument --depends-on: '42': not a job id (a UUID)"),
+    (["enqueue", "noop", "--run-at", "2026-12-01T09:00:00"], "has no offset"),
+    (["enqueue", "noop", "--run-at", "+5 minutes"], "use an ISO 8601 time with an offset"),
 ])
 def test_enqueue_refuses_bad_input_with_status_2_and_writes_nothing(
         cli_env: str, conn: Conn, capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
@@ -68,14 +70,18 @@ def test_enqueue_refuses_bad_input_with_status_2_and_writes_nothing(
     assert exit_status(argv) == 2
     err = capsys.readouterr().err
     assert message in err
-    assert "usage: queue-worker enqueue" in err
+    assert err.endswith("Try 'queue-worker enqueue --help'.\n")
+    assert "usage:" not in err  # the error, not a usage block burying it
     assert fingerprint(conn) == before
 
 
 def test_enqueue_depending_on_a_missing_job_fails_with_the_database_message(
         cli_env: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["enqueue", "noop", "--depends-on", str(uuid4())]) == 1
-    assert "queue-worker enqueue: error: " in capsys.readouterr().err
+    missing = uuid4()
+    assert main(["enqueue", "noop", "--depends-on", str(missing)]) == 1
+    err = capsys.readouterr().err
+    assert f"queue-worker enqueue: error: depends_on names job {missing}, which does not exist\n" in err
+    assert "p_jobs" not in err  # the batch parameter a person never typed
 
 
 def test_process_once_runs_ready_jobs_and_prints_a_summary(cli_env: str, conn: Conn,
