@@ -2933,6 +2933,7 @@ CREATE OR REPLACE FUNCTION queue.check_enqueue_batch(p_jobs jsonb)
 AS $function$
 declare
   v_client boolean := queue.caller_is_client();
+  v_one boolean;
   v_e record;
 begin
   if p_jobs is null or pg_catalog.jsonb_typeof(p_jobs) <> 'array' then
@@ -2946,25 +2947,29 @@ begin
   if not v_client and queue.enqueue_batch_is_plainly_valid(p_jobs) then
     return;
   end if;
-  for v_e in select e.value, e.n from pg_catalog.jsonb_array_elements(p_jobs) with ordinality as e(value, n) loop
+  v_one := pg_catalog.jsonb_array_length(p_jobs) = 1;
+  for v_e in select e.value, case when v_one then null else e.n end as n
+               from pg_catalog.jsonb_array_elements(p_jobs) with ordinality as e(value, n) loop
     if pg_catalog.jsonb_typeof(v_e.value) <> 'object' then
-      perform queue.raise('22QJ3', pg_catalog.format('p_jobs element %s is not an object', v_e.n),
+      perform queue.raise('22QJ3', case when v_one then 'the job must be a JSON object'
+                                        else pg_catalog.format('p_jobs element %s is not an object', v_e.n) end,
         'each element is {"type": ..., "payload": {...}, ...}');
     end if;
     if v_client then
       perform queue.check_enqueue_element(v_e.value, v_e.n, true, true);
     end if;
   end loop;
-  for v_e in select e.value, e.n from pg_catalog.jsonb_array_elements(p_jobs) with ordinality as e(value, n) loop
+  for v_e in select e.value, case when v_one then null else e.n end as n
+               from pg_catalog.jsonb_array_elements(p_jobs) with ordinality as e(value, n) loop
     if pg_catalog.jsonb_typeof(v_e.value -> 'depends_on') not in ('array', 'null') then
-      perform queue.raise('22QJ3', pg_catalog.format('p_jobs element %s: depends_on must be an array of job ids', v_e.n),
+      perform queue.raise('22QJ3', queue.enqueue_element_message(v_e.n, 'depends_on must be an array of job ids'),
         'pass "depends_on": ["<job uuid>", ...] or leave it out');
     end if;
     perform queue.check_enqueue_element(v_e.value, v_e.n, false, v_client);
   end loop;
 end
 $function$;
-comment on function queue.check_enqueue_batch(p_jobs jsonb) is 'Check an enqueue_jobs batch: shape, then (unless queue.enqueue_batch_is_plainly_valid says it is clean) every element''s permission, then every element''s validity.';
+comment on function queue.check_enqueue_batch(p_jobs jsonb) is 'Check an enqueue_jobs batch: shape, then (unless queue.enqueue_batch_is_plainly_valid says it is clean) every element''s permission, then every element''s validity. Errors name the element, except in a batch of one job.';
 
 -- function queue.check_enqueue_element(p_job jsonb, p_n bigint, p_permission boolean, p_client boolean)
 CREATE OR REPLACE FUNCTION queue.check_enqueue_element(p_job jsonb, p_n bigint, p_permission boolean, p_client boolean)
@@ -2984,17 +2989,17 @@ begin
       coalesce(p_job ->> 'priority', 'normal'), (p_job ->> 'max_attempts')::integer,
       (select pg_catalog.array_agg(d::uuid) from pg_catalog.jsonb_array_elements_text(
          case when pg_catalog.jsonb_typeof(p_job -> 'depends_on') = 'array' then p_job -> 'depends_on' else '[]'::jsonb end) d));
-    perform (p_job ->> 'owner_id')::uuid;  -- a uuid, or 22P02 naming the element
+    perform (p_job ->> 'owner_id')::uuid;  -- a uuid, or 22P02
     if p_client then
       perform queue.check_client_job(p_job ->> 'type', coalesce(p_job ->> 'priority', 'normal'), (p_job ->> 'max_attempts')::integer);
     end if;
   end if;
 exception when others then
   get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text, v_hint = pg_exception_hint;
-  perform queue.raise(v_state, pg_catalog.format('p_jobs element %s: %s', p_n, v_msg), v_hint);
+  perform queue.raise(v_state, queue.enqueue_element_message(p_n, v_msg), v_hint);
 end
 $function$;
-comment on function queue.check_enqueue_element(p_job jsonb, p_n bigint, p_permission boolean, p_client boolean) is 'Check one enqueue_jobs element''s permission (p_permission) or validity; errors name the element.';
+comment on function queue.check_enqueue_element(p_job jsonb, p_n bigint, p_permission boolean, p_client boolean) is 'Check one enqueue_jobs element''s permission (p_permission) or validity; errors name the element p_n (nothing when p_n is null: a batch of one).';
 
 -- function queue.check_settle_options(p_jobs jsonb)
 CREATE OR REPLACE FUNCTION queue.check_settle_options(p_jobs jsonb)
@@ -3870,6 +3875,17 @@ AS $function$
     cross join (select coalesce((queue.setting('payload_max_bytes'))::text::bigint, 1048576) as max_bytes) l
 $function$;
 comment on function queue.enqueue_batch_is_plainly_valid(p_jobs jsonb) is 'True when every element of an enqueue_jobs batch (an array) passes the per-element checks for the server: known type, valid priority, an object payload within payload_max_bytes, max_attempts 1-1000, a uuid owner_id, and no depends_on. False sends the batch through the per-element checks.';
+
+-- function queue.enqueue_element_message(p_n bigint, p_message text)
+CREATE OR REPLACE FUNCTION queue.enqueue_element_message(p_n bigint, p_message text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+  select case when p_n is null then p_message else pg_catalog.format('p_jobs element %s: %s', p_n, p_message) end
+$function$;
+comment on function queue.enqueue_element_message(p_n bigint, p_message text) is 'An enqueue_jobs error message naming element p_n of the batch, or p_message alone when p_n is null (a batch of one job).';
 
 -- function queue.error_fingerprint(p_error text)
 CREATE OR REPLACE FUNCTION queue.error_fingerprint(p_error text)

@@ -93,7 +93,7 @@ def parse_json(document: str | bytes, source: str, root: str, level: int) -> Any
         raise argparse.ArgumentTypeError(f"{source}not valid JSON at line {exc.lineno}, column {exc.colno}: "
                                          f"{exc.msg}") from None
     except UnicodeDecodeError:
-        raise argparse.ArgumentTypeError(f"{source}not text: JSON is UTF-8") from None
+        raise argparse.ArgumentTypeError(f"{source}not UTF-8 text, which JSON is") from None
 
 
 def json_object(text: str) -> dict[str, Any]:

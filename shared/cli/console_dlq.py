@@ -227,6 +227,9 @@ def add_act(commands: _Subparsers, action: str) -> None:
                   + (" A single ID without --yes is replayed at once and the new job's id printed."
                      if action == "replay" else ""))
     parser.set_defaults(dlq_action=action)
+    parser.epilog = (f"examples:\n  queue-worker dlq {action} 7d9c1e0a-3f4b-4c2d-8e6f-1a2b3c4d5e6f\n"
+                     f"  queue-worker dlq {action} --group 'smtp <n> try <n>' --type email --yes\n"
+                     f"  queue-worker dlq {action} --all --since 2h --search timeout")
     parser.add_argument("ids", nargs="*", type=cli_args.uuid, metavar="ID",
                         help="dead letter ids (from dlq list)")
     parser.add_argument("--group", metavar="FINGERPRINT", help="every letter of this error fingerprint")

@@ -168,6 +168,8 @@ def add_list(group: Subparsers) -> None:
     listing = _command(group, "list", cmd_list, "jobs newest first, filtered, a page at a time",
                        "List jobs newest first (dead-lettered ones: queue-worker dlq list). Filters combine; "
                        "each page ends with the --after that shows the next one.")
+    listing.epilog = ("examples:\n  queue-worker jobs list --status ready --type email\n"
+                      "  queue-worker jobs list --since 1h --search timeout --json | jq '.jobs[].id'")
     listing.add_argument("--type", metavar="TYPE", help="only this job type, e.g. email")
     listing.add_argument("--status", choices=jobs.STATUSES,
                          help="ready: pending and due; scheduled: pending, run_at in the future")

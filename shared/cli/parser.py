@@ -73,6 +73,8 @@ def add_process(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     process = _sub(subparsers, "process", cli_jobs.cmd_process, "run the worker here",
                    "Claim and run ready jobs with the worker loop. --once: one invocation; otherwise "
                    "one invocation every --every until Ctrl-C (which gives back unstarted jobs).")
+    process.epilog = ("examples:\n  queue-worker process --once\n"
+                      "  queue-worker process --type email,audio --batch 50 --budget 50s")
     process.add_argument("--once", action="store_true", help="run one invocation and exit")
     process.add_argument("--type", type=cli_args.job_types, metavar="TYPES",
                          help="only these types: email,audio")
@@ -123,7 +125,8 @@ def add_reports(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def add_admin(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _sub(subparsers, "migrate", cli_admin.cmd_migrate, "apply the SQL migrations (safe to re-run)",
-         "Apply supabase/migrations to DATABASE_URL, or to the embedded PostgreSQL when it is unset.")
+         "Apply supabase/migrations to DATABASE_URL, or to the embedded PostgreSQL when it is unset. Each "
+         "migration is shown on stderr with its time once applied; the summary goes to stdout.")
     psql = _sub(subparsers, "psql", cli_admin.cmd_psql, "open psql on the queue's database",
                 "Open psql on DATABASE_URL, or on the embedded PostgreSQL (started and migrated if need "
                 "be); exits with psql's status. One statement: "
@@ -133,7 +136,12 @@ def add_admin(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
     psql.add_argument("-f", "--file", dest="files", action="append", default=[], metavar="FILE",
                       help="run the statements in FILE and exit (repeatable), as psql -f")
     psql.add_argument("--no-psqlrc", action="store_true", help="do not read ~/.psqlrc")
-    bench = _sub(subparsers, "bench", cli_admin.cmd_bench, "benchmark enqueue and drain of no-op jobs")
+    bench = _sub(subparsers, "bench", cli_admin.cmd_bench, "benchmark enqueue and drain of no-op jobs",
+                 "Enqueue and drain no-op jobs through the real worker loop (a separate embedded database "
+                 "unless DATABASE_URL is set) and print rates and latencies; each phase is named on stderr "
+                 "as it starts, the results go to stdout.")
+    bench.epilog = ("examples:\n  queue-worker bench --jobs 1000 --runs 1\n"
+                    "  queue-worker bench --json > bench.json")
     bench.add_argument("--jobs", type=cli_args.positive_int, help="jobs per drain run (default 10000)")
     bench.add_argument("--runs", type=cli_args.positive_int, help="drain runs; the median counts (default 3)")
     bench.add_argument("--batch", type=cli_args.batch_size, help="jobs per claim, 1-1000 (default 1000)")

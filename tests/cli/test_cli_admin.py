@@ -69,16 +69,19 @@ def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixtur
 
 
 @pytest.mark.parametrize("argv", [[], ["dlq"]])
-def test_a_missing_command_is_status_2_with_the_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_command_is_status_2_with_the_help(argv: list[str],
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_status(argv) == 2
     assert f"usage: queue-worker {' '.join(argv)}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["explode"], "queue-worker: error: argument COMMAND: invalid choice: 'explode'"),
-    (["dlq", "burn"], "queue-worker dlq: error: argument {groups,list,replay,delete}: invalid choice: 'burn'"),
+    (["dlq", "burn"],
+     "queue-worker dlq: error: argument {groups,list,replay,delete}: invalid choice: 'burn'"),
     (["enqueue"], "queue-worker enqueue: error: give a job TYPE (and its payload), or --file JOBS"),
-    (["dlq", "replay"], "queue-worker dlq replay: error: give dead letter IDs, --group FINGERPRINT or --all")])
+    (["dlq", "replay"],
+     "queue-worker dlq replay: error: give dead letter IDs, --group FINGERPRINT or --all")])
 def test_an_unknown_command_or_missing_argument_is_status_2_with_the_error_and_where_help_is(
         argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_status(argv) == 2

@@ -128,7 +128,8 @@ def test_an_empty_audit_says_so(setup: Conn, capsys: pytest.CaptureFixture[str])
                                   ["schedules", "enable"]])
 def test_bad_usage_exits_2(setup: Conn, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_status(argv) == 2
-    assert "usage: queue-worker" in capsys.readouterr().err
+    command = " ".join(argv[:1] if argv[0] == "audit" else argv[:2])
+    assert capsys.readouterr().err.endswith(f"Try 'queue-worker {command} --help'.\n")
     assert _audit(setup) == []
 
 

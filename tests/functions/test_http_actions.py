@@ -6,6 +6,7 @@ Nothing faked.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -26,6 +27,7 @@ from shared.queue.errors import (
     UnknownJobType,
 )
 from shared.queue.job_input import JobRejected
+from shared.queue.run_at import RUN_AT_ALLOWED
 from tests.functions.conftest import AUTH
 from tests.sql.factories import fingerprint, job, make_job
 
@@ -62,6 +64,49 @@ def test_enqueue_depending_on_a_missing_job_is_400_from_the_database(client: Fla
     assert response.status_code == 400
     assert response.json is not None
     assert response.json["sqlstate"] == "22QD1"
+    assert fingerprint(conn) == before
+
+
+def test_enqueue_depending_on_a_missing_job_names_the_field_not_the_batch_element(
+        client: FlaskClient) -> None:
+    missing = uuid4()
+    response = client.post("/?action=enqueue", json={"type": "noop", "depends_on": [str(missing)]},
+                           headers=AUTH)
+    assert response.json is not None
+    assert response.json["message"] == f"depends_on names job {missing}, which does not exist"
+
+
+@pytest.mark.parametrize(("run_at", "low", "high"), [
+    ("+5m", "4 minutes", "6 minutes"), ("+2h", "119 minutes", "121 minutes"), ("+1d", "23 hours", "25 hours"),
+    ("2030-01-01T10:00:00+01:00", None, None)])
+def test_enqueue_takes_the_run_at_forms_the_cli_takes(client: FlaskClient, conn: Conn, run_at: str,
+                                                      low: str | None, high: str | None) -> None:
+    response = client.post("/?action=enqueue", json={"type": "noop", "run_at": run_at}, headers=AUTH)
+    assert response.status_code == 201, response.json
+    assert response.json is not None
+    row = conn.execute("select run_at, run_at between now() + %s::interval and now() + %s::interval as near "
+                       "from job_queue where id = %s",
+                       (low or "0 s", high or "0 s", response.json["id"])).fetchone()
+    assert row is not None
+    if low is None:
+        assert row["run_at"] == datetime(2030, 1, 1, 9, tzinfo=UTC)
+    else:
+        assert row["near"], row
+
+
+@pytest.mark.parametrize(("run_at", "says"), [
+    ("+5x", "'+5x' is not a time"), ("soon", "'soon' is not a time"),
+    ("2030-01-01T09:00:00", "'2030-01-01T09:00:00' has no offset"), (1_900_000_000, "must be a string")])
+def test_enqueue_refuses_another_run_at_with_422_naming_the_allowed_forms(
+        client: FlaskClient, conn: Conn, run_at: object, says: str) -> None:
+    before = fingerprint(conn)
+    response = client.post("/?action=enqueue", json={"type": "noop", "run_at": run_at}, headers=AUTH)
+    assert response.status_code == 422
+    assert response.json is not None
+    (field,) = response.json["fields"]
+    assert field["field"] == "run_at"
+    assert says in field["message"]
+    assert field["message"].endswith(RUN_AT_ALLOWED)
     assert fingerprint(conn) == before
 
 

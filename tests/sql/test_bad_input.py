@@ -193,3 +193,27 @@ def test_a_failing_call_leaves_the_connection_usable(conn: Conn) -> None:
     with pytest.raises(psycopg.Error):
         conn.execute("select enqueue_job('nope')")
     assert enqueue(conn) is not None
+
+
+MISSING_DEPENDENCY = uuid.uuid4()
+
+
+@pytest.mark.parametrize(("job", "sqlstate", "message"), [
+    ({"type": "nope"}, "22QT1", "unknown job type 'nope'"),
+    ({"type": "noop", "priority": "x"}, "22QP1", "invalid priority"),
+    ({"type": "noop", "payload": [1]}, "22QJ1", "payload must be a JSON object"),
+    ({"type": "noop", "max_attempts": 0}, "22QA1", "max_attempts must be between 1 and 1000, got 0"),
+    ({"type": "noop", "depends_on": [str(MISSING_DEPENDENCY)]}, "22QD1",
+     f"depends_on names job {MISSING_DEPENDENCY}, which does not exist"),
+    ({"type": "noop", "depends_on": "x"}, "22QJ3", "depends_on must be an array of job ids"),
+    ("x", "22QJ3", "the job must be a JSON object"),
+])
+def test_a_batch_of_one_job_names_the_field_not_the_element(conn: Conn, job: object, sqlstate: str,
+                                                             message: str) -> None:
+    """Every door enqueueing one job sends a batch of one: `p_jobs element 1` is no name a person typed."""
+    before = fingerprint(conn)
+    error = sqlstate_of(lambda: conn.execute("select enqueue_jobs(%s)", (Jsonb([job]),)))
+    assert error.sqlstate == sqlstate
+    assert (error.diag.message_primary or "").startswith(message)
+    assert (error.diag.message_hint or "").strip(), "no HINT"
+    assert fingerprint(conn) == before

@@ -40,7 +40,7 @@ function form(type, ctx) {
     "aria-describedby": errors.payload.id, class: "code" }, example(type.schema));
   const priority = h("select", { id: `${prefix}-priority`, name: "priority", "aria-describedby": errors.priority.id },
     PRIORITIES.map((p) => h("option", { value: p }, p)));
-  const runAt = h("input", { id: `${prefix}-run_at`, name: "run_at", type: "text", placeholder: "now, or 2026-12-01T09:00:00Z",
+  const runAt = h("input", { id: `${prefix}-run_at`, name: "run_at", type: "text", placeholder: "now, or +5m, +2h, +1d, 2026-12-01T09:00:00Z",
     "aria-describedby": errors.run_at.id });
   const result = h("div", { "aria-live": "polite" });
   const el = h("form", { class: "panel enqueue live-pause", "aria-label": `Enqueue ${type.type}` },
