@@ -20,11 +20,12 @@
 Without DATABASE_URL (or SUPABASE_URL) every command uses the embedded PostgreSQL in
 LOCAL_DIR/pgdata. Results go to stdout, progress and errors to stderr.
 
-Exit status: 0 done, 1 failed, 2 bad usage (the error and `Try 'queue-worker CMD --help'.`),
-130 Ctrl-C, 141 when stdout is closed early (`queue-worker dlq list | head`): the status of
-a process killed by SIGPIPE, which is what `cat` or `seq` give there. The Python docs'
-recipe for this (the signal module's "Note on SIGPIPE", followed here: stdout dup2'ed onto
-/dev/null so the exit flush cannot raise again) exits 1, but 1 means "failed" here.
+Exit status: 0 done, 1 failed, 2 bad usage (the error and `Try 'queue-worker CMD --help'.`;
+`health` alone uses 1 and 2 for warning and critical), 130 Ctrl-C, 141 when stdout is
+closed early (`queue-worker dlq list | head`): the status of a process killed by SIGPIPE,
+which is what `cat` or `seq` give there. The Python docs' recipe for this (the signal
+module's "Note on SIGPIPE", followed here: stdout dup2'ed onto /dev/null so the exit flush
+cannot raise again) exits 1, but 1 means "failed" here.
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ def add_dev(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 ENQUEUE_EXAMPLES = """examples:
-  queue-worker enqueue email '{"to": "ada@example.com", "template": "welcome"}'
+  queue-worker enqueue email '{"to": "ada@example.com", "template": "welcome",
+                              "template_data": {"name": "Ada"}}'
   queue-worker enqueue audio @speech.json --priority high --run-at +5m
   generate-payload | queue-worker enqueue email -
   queue-worker enqueue noop --depends-on 0b7e1d2c-4b8a-4f5e-9c3d-2a1f6e8b9c07 \\

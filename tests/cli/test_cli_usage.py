@@ -3,12 +3,13 @@ the error from the subcommand typed with one line pointing at its --help (status
 closest option suggested, `| head` ending quietly, and every command's --help.
 
 Real: the argparse tree, PostgreSQL and the installed console script in a subprocess for
-the broken pipe. Nothing faked.
+the broken pipe and the README's example. Nothing faked.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from shared.cli.parser import build_parser
 from tests.cli.test_cli_dlq import bulk
 from tests.cli.test_cli_jobs import exit_status
+from tests.support.readme import example
 
 SCRIPT = Path(sys.executable).parent / "queue-worker"
 
@@ -40,6 +42,15 @@ def test_a_typo_is_reported_by_the_subcommand_typed_with_the_closest_option(
     first, second = capsys.readouterr().err.splitlines()
     assert first.startswith(f"{prog}: error: {error}")
     assert second == f"Try '{prog} --help'."
+
+
+def test_the_readmes_usage_error_is_what_the_cli_prints(tmp_path: Path) -> None:
+    """The README block `cli-usage-error`, run as printed through the console script."""
+    command, *printed = example("cli-usage-error").splitlines()
+    argv = shlex.split(command.removeprefix("$ "))
+    env = {"PATH": f"{SCRIPT.parent}:/usr/bin:/bin", "LOCAL_DIR": str(tmp_path)}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout, done.stderr.splitlines()) == (2, "", printed)
 
 
 def test_a_mistyped_command_suggests_the_closest(capsys: pytest.CaptureFixture[str]) -> None:

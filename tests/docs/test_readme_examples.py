@@ -51,6 +51,7 @@ RUN_BY = {
     "payout-recipe-sql": (RECIPE, "test_the_payout_recipe_pays_once"),
     "payout-recipe-run": (RECIPE, "test_the_payout_recipe_pays_once"),
     "payout-recipe-check": (RECIPE, "test_the_payout_recipe_pays_once"),
+    "cli-usage-error": ("tests/cli/test_cli_usage.py", "test_the_readmes_usage_error_is_what_the_cli_prints"),
 }
 NOT_RUN = {
     "user-jobs-js": "supabase-js against Supabase Realtime: no Realtime server here",
