@@ -1,5 +1,5 @@
 """Argument types for the `queue-worker` command: each turns text into a value or says
-what is allowed (argparse then exits with status 2 and the usage line)."""
+what is allowed (argparse then exits with status 2: the error and where --help is)."""
 
 from __future__ import annotations
 

@@ -6,15 +6,18 @@ Each non-blank line is one job, the body `?action=enqueue` takes:
 Every line is checked first (the same checks as one job: the type's payload model, the
 JSON limits), so a file with a bad line enqueues nothing; then the jobs go in with
 `enqueue_jobs`, CHUNK a call, each call its own transaction. Job ids go to stdout, one a
-line in file order; the progress line (on a terminal) and the summary go to stderr.
+line in file order; the progress line (on a terminal) and the summary go to stderr. What
+the database refuses (a missing dependency) stops it there, naming the file's line; the
+chunks before stay enqueued.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -25,21 +28,28 @@ from shared.cli.jobs import backend_for
 from shared.cli.progress import Progress
 from shared.config import Settings
 from shared.processors import load_registry
+from shared.queue.errors import QueueError
 from shared.queue.job_input import JobRejected, new_job
 from shared.queue.models import NewJob
 
 CHUNK = 1000
 ERRORS_SHOWN = 10
+_ELEMENT = re.compile(r"^p_jobs element (\d+): ")
 
 
 def cmd_enqueue_file(args: argparse.Namespace, settings: Settings) -> int:
     name = "stdin" if args.file == "-" else args.file
-    jobs = read_jobs(args.file, name, defaults(args), load_registry())
+    numbers, jobs = read_jobs(args.file, name, defaults(args), load_registry())
     started = time.monotonic()
     done = 0
     with Progress() as progress, backend_for(settings) as backend:
         for start in range(0, len(jobs), CHUNK):
-            ids = backend.jobs_enqueue(jobs[start:start + CHUNK])
+            try:
+                ids = backend.jobs_enqueue(jobs[start:start + CHUNK])
+            except QueueError as exc:
+                progress.line(f"enqueued {done:,} of {len(jobs):,} (their ids are on stdout) "
+                              "before this error:")
+                raise at_line(exc, name, numbers[start:start + CHUNK]) from None
             print("\n".join(str(job_id) for job_id in ids), flush=True)
             done += len(ids)
             progress.update(f"enqueued {done:,}/{len(jobs):,}")
@@ -53,15 +63,28 @@ def defaults(args: argparse.Namespace) -> dict[str, Any]:
     return {key: value for key, value in given.items() if value is not None}
 
 
+def at_line(exc: QueueError, name: str, numbers: Sequence[int]) -> QueueError:
+    """The database's error for a chunk, naming the file's line instead of the batch element
+    (`p_jobs element 50: ...` -> `jobs.jsonl line 150: ...`)."""
+    element = _ELEMENT.match(exc.message)
+    if element is None and len(numbers) != 1:
+        return exc
+    number = numbers[int(element.group(1)) - 1] if element else numbers[0]
+    rest = exc.message[element.end():] if element else exc.message
+    return type(exc)(f"{name} line {number}: {rest}", hint=exc.hint, sqlstate=exc.sqlstate)
+
+
 def read_jobs(path: str, name: str, default: Mapping[str, Any],
-              registry: Mapping[str, ModuleType]) -> list[NewJob]:
-    """Every line's job, or UsageError naming the first ERRORS_SHOWN bad lines."""
+              registry: Mapping[str, ModuleType]) -> tuple[list[int], list[NewJob]]:
+    """Every line's number and job, or UsageError naming the first ERRORS_SHOWN bad lines."""
+    numbers: list[int] = []
     jobs: list[NewJob] = []
     errors: list[str] = []
     with _opened(path) as stream:
         for number, line in _numbered(stream):
             try:
                 jobs.append(_job(line, default, registry))
+                numbers.append(number)
             except (argparse.ArgumentTypeError, JobRejected) as exc:
                 errors.append(f"{name} line {number}: {_problem(exc)}")
     if errors:
@@ -71,7 +94,7 @@ def read_jobs(path: str, name: str, default: Mapping[str, Any],
                          + "\n  ".join(errors[:ERRORS_SHOWN]) + more)
     if not jobs:
         raise UsageError(f"{name} has no jobs (one JSON object a line)")
-    return jobs
+    return numbers, jobs
 
 
 def _job(line: bytes, default: Mapping[str, Any], registry: Mapping[str, ModuleType]) -> NewJob:

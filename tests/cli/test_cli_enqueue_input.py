@@ -190,3 +190,23 @@ def test_an_empty_jobs_file_says_so(cli_env: str, tmp_path: Path, capsys: Captur
     path.write_text("\n\n")
     assert exit_status(["enqueue", "--file", str(path)]) == 2
     assert f"{path} has no jobs (one JSON object a line)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("total", "bad"), [(250, 150), (201, 201)])  # 201: a last chunk of one job
+def test_a_chunk_the_database_refuses_stops_the_file_naming_the_line(
+        cli_env: str, conn: Conn, tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch,
+        total: int, bad: int) -> None:
+    """Only the database knows a dependency is missing: the chunks before it stay enqueued."""
+    monkeypatch.setattr(enqueue_file, "CHUNK", 100)
+    lines: list[dict[str, Any] | str] = [{"type": "noop", "payload": {"i": i}} for i in range(total)]
+    lines[bad - 1] = {"type": "noop", "depends_on": ["0b7e1d2c-4b8a-4f5e-9c3d-2a1f6e8b9c07"]}
+    path = jobs_file(tmp_path / "jobs.jsonl", lines)
+    assert main(["enqueue", "--file", path]) == 1
+    out, err = capsys.readouterr()
+    before = (bad - 1) // 100 * 100
+    assert len(out.splitlines()) == before
+    assert value(conn, "select count(*) from job_queue") == before
+    first, second = err.splitlines()[:2]
+    assert first == f"enqueued {before} of {total} (their ids are on stdout) before this error:"
+    assert second == (f"queue-worker enqueue: error: {path} line {bad}: depends_on names job "
+                      "0b7e1d2c-4b8a-4f5e-9c3d-2a1f6e8b9c07, which does not exist")
