@@ -5,21 +5,22 @@ Two kinds of event, the same actions and answers as the HTTP function (`main.py`
 * **HTTP** through a Lambda function URL or API Gateway (payload format 2.0 or 1.0):
   the bearer token is checked exactly as on other platforms (before the body is
   decoded), the body has the same size cap (413), depth and NUL checks (400), and the
-  answer is an HTTP response (`statusCode`, `headers`, JSON `body`). Paths under
+  answer is an HTTP response (`statusCode`, `headers`, `body`: JSON, or the action's own
+  text, such as the metrics' Prometheus format). Paths under
   /dashboard (after an API Gateway stage, if any) are the console's page
   (`shared.api.dashboard`), served without a token like on other platforms.
 * **A direct invoke**, which is what EventBridge Scheduler sends every minute: the
   event is the schedule's input, `{"action": "process", "type": "email,audio",
   "batch": 50}` (every key optional). Only principals IAM allows to invoke the function
   get here, so no bearer token is asked for. The answer is the JSON body plus its
-  `statusCode`. Unknown keys or a non-object event are a 400 naming what is allowed.
+  `statusCode` (an action that answers text, like `metrics`, puts it in `body` with its
+  `content_type`). Unknown keys or a non-object event are a 400 naming what is allowed.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -49,8 +50,8 @@ def _http(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     request = http_api.ApiRequest(_method(event), _query(event), lambda: _body(event))
     answer = respond(request, headers.get("authorization"),
                      request_id_from(headers.get("x-request-id") or _aws_request_id(context)))
-    return {"statusCode": answer.status, "headers": {**answer.headers, "Content-Type": "application/json"},
-            "body": json.dumps(answer.body, default=str), "isBase64Encoded": False}
+    data, content_type = answer.content()
+    return _response(answer.status, {**answer.headers, "Content-Type": content_type}, data)
 
 
 def _invoke(event: Any, context: Any) -> dict[str, Any]:
@@ -62,6 +63,9 @@ def _invoke(event: Any, context: Any) -> dict[str, Any]:
         return _refused(request_id, f"unknown event keys {unknown}; allowed: {', '.join(SCHEDULE_KEYS)}")
     args = {key: [str(event[key])] for key in SCHEDULE_KEYS if event.get(key) is not None}
     answer = respond(http_api.ApiRequest("POST", args, b""), None, request_id, preauthenticated=True)
+    if answer.raw is not None:
+        return {"statusCode": answer.status, "request_id": request_id,
+                "content_type": answer.raw.content_type, "body": answer.raw.data.decode()}
     return {"statusCode": answer.status, **answer.body}
 
 
@@ -86,13 +90,16 @@ def _path(event: Mapping[str, Any]) -> str:
 
 
 def _page(page: dashboard.Page) -> dict[str, Any]:
-    """The page as a Lambda HTTP response: text as is, anything else base64."""
+    return _response(page.status, page.headers, page.body)
+
+
+def _response(status: int, headers: Mapping[str, str], data: bytes) -> dict[str, Any]:
+    """A Lambda HTTP response: text as is, anything else base64."""
     try:
-        return {"statusCode": page.status, "headers": page.headers, "body": page.body.decode(),
-                "isBase64Encoded": False}
+        body, encoded = data.decode(), False
     except UnicodeDecodeError:
-        return {"statusCode": page.status, "headers": page.headers,
-                "body": base64.b64encode(page.body).decode(), "isBase64Encoded": True}
+        body, encoded = base64.b64encode(data).decode(), True
+    return {"statusCode": status, "headers": dict(headers), "body": body, "isBase64Encoded": encoded}
 
 
 def _query(event: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -5,8 +5,9 @@ response; authentication, actions, statuses and the request log live in
 `shared.api.respond` (shared with the AWS Lambda handler beside this file). Paths under
 /dashboard are the operator console's page instead (`shared.api.dashboard`: static files,
 no token needed to load it, a strict Content-Security-Policy). Every other
-response is JSON and carries a request id (body and X-Request-Id header), also the
-errors Flask raises before the function runs. The body is read only by an action that
+response is JSON (or an action's own format: `?action=metrics` answers Prometheus text) and
+carries a request id (X-Request-Id header, and the body of a JSON one), also the errors
+Flask raises before the function runs. The body is read only by an action that
 needs it, after authentication, and at most QUEUE_WORKER_MAX_BODY_BYTES of it
 (`shared.api.body`). The actions and their parameters are documented in shared/api/actions.py.
 """
@@ -24,7 +25,7 @@ from werkzeug.exceptions import HTTPException
 from shared.api import actions as http_api
 from shared.api import dashboard
 from shared.api.body import read_capped
-from shared.api.respond import request_id_from, respond
+from shared.api.respond import Answer, request_id_from, respond
 from shared.worker.shutdown import install_gunicorn_hook
 
 install_gunicorn_hook()
@@ -39,7 +40,7 @@ def queue_worker(request: flask.Request) -> flask.Response:
                                       lambda: read_body(request))
     answer = respond(api_request, request.headers.get("Authorization"),
                      request_id_from(request.headers.get("X-Request-Id")))
-    return json_response(answer.status, answer.body, answer.headers)
+    return answer_response(answer)
 
 
 def read_body(request: flask.Request) -> bytes:
@@ -47,13 +48,22 @@ def read_body(request: flask.Request) -> bytes:
     return read_capped(request.stream, request.content_length, cap)
 
 
+def answer_response(answer: Answer) -> flask.Response:
+    """The action's answer: JSON, or its own bytes and Content-Type (the metrics' text)."""
+    data, content_type = answer.content()
+    return bytes_response(answer.status, data, content_type, answer.headers)
+
+
 def json_response(status: int, body: Mapping[str, Any], headers: Mapping[str, str]) -> flask.Response:
-    """`body` as JSON. The bytes go out as an iterator, which makes Flask call the response
-    streamed; that alone stops functions-framework's after-request hook (`read_request`)
-    from reading the whole request body after us, so a refused body stays unread.
-    Content-Length is set, so the client sees an ordinary response."""
-    data = json.dumps(body, default=str).encode()
-    return flask.Response(iter([data]), status=status, mimetype="application/json",
+    return bytes_response(status, json.dumps(body, default=str).encode(), "application/json", headers)
+
+
+def bytes_response(status: int, data: bytes, content_type: str, headers: Mapping[str, str]) -> flask.Response:
+    """The bytes go out as an iterator, which makes Flask call the response streamed; that
+    alone stops functions-framework's after-request hook (`read_request`) from reading the
+    whole request body after us, so a refused body stays unread. Content-Length is set, so
+    the client sees an ordinary response."""
+    return flask.Response(iter([data]), status=status, content_type=content_type,
                           headers={**headers, "Content-Length": str(len(data))})
 
 

@@ -61,9 +61,20 @@ class ApiRequest:
 
 
 @dataclass(frozen=True)
+class RawContent:
+    """An answer that is not JSON (the metrics' Prometheus text): sent as these bytes."""
+
+    data: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
 class ApiResult:
+    """`body` is sent as JSON, unless `raw` is given: then `raw` is the answer."""
+
     status: int
     body: dict[str, Any]
+    raw: RawContent | None = None
 
 
 @dataclass(frozen=True)

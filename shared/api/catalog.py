@@ -1,5 +1,6 @@
-"""Every HTTP action the function answers: the worker's (`shared.api.actions`) and the
-operator console's (`shared.api.console_*`), one dict keyed by `?action=`."""
+"""Every HTTP action the function answers: the worker's (`shared.api.actions`), the
+operator console's (`shared.api.console_*`) and the metrics (`shared.api.metrics`), one
+dict keyed by `?action=`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from shared.api import (
     console_enqueue,
     console_jobs,
     console_overview,
+    metrics,
 )
 from shared.api.actions import ACTIONS as WORKER_ACTIONS
 from shared.api.actions import Action
@@ -20,4 +22,5 @@ ACTIONS: dict[str, Action] = {
     **console_dead_letters.ACTIONS,
     **console_admin.ACTIONS,
     **console_enqueue.ACTIONS,
+    **metrics.ACTIONS,
 }
