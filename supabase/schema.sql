@@ -1802,6 +1802,64 @@ $function$;
 comment on function public.health_warnings(p_now timestamp with time zone) is 'Every health check with value, threshold, severity and hint: per type (backlog age, stuck jobs, dead-letter spike), table bloat, xmin horizon, replication slots, pg_net, pg_cron, last worker run, unanswered kicks.';
 grant execute on function public.health_warnings(p_now timestamp with time zone) to service_role;
 
+-- function public.metrics_snapshot(p_now timestamp with time zone)
+CREATE OR REPLACE FUNCTION public.metrics_snapshot(p_now timestamp with time zone DEFAULT NULL::timestamp with time zone)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_now timestamptz := coalesce(p_now, pg_catalog.clock_timestamp());
+begin
+  perform queue.record_minute_stats(p_now);
+  return (
+    with live as (select * from queue.console_type_counts(v_now)),
+    types as (
+      select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+               'type', t.name, 'enabled', t.enabled,
+               'ready', coalesce(l.ready, 0), 'scheduled', coalesce(l.scheduled, 0),
+               'running', coalesce(l.running, 0),
+               'oldest_ready_age_seconds',
+                 coalesce(greatest(extract(epoch from v_now - l.oldest_ready)::double precision, 0), 0),
+               'dead_letters', coalesce(w.waiting, 0),
+               'completed_total', coalesce(x.completed, 0), 'failed_attempts_total', coalesce(x.failed, 0),
+               'dead_lettered_total', coalesce(x.dead_lettered, 0),
+               'run_seconds', queue.run_seconds_histogram(x.run_ms_buckets, x.run_seconds_sum))
+             order by t.name) as list
+        from public.job_types t
+        left join live l on l.type = t.name
+        left join queue.dead_letters_waiting w on w.type = t.name
+        left join queue.job_totals x on x.type = t.name
+    ),
+    last_run as (select r.* from public.worker_runs r order by r.started_at desc limit 1),
+    last_finished as (
+      select r.* from public.worker_runs r where r.finished_at is not null order by r.started_at desc limit 1
+    )
+    select pg_catalog.jsonb_build_object(
+      'generated_at', v_now,
+      'types', coalesce((select types.list from types), '[]'::jsonb),
+      'breakers', coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                     'provider', b.provider, 'state', b.state, 'consecutive_failures', b.consecutive_failures,
+                     'open_until', b.open_until) order by b.provider)
+                     from public.circuit_breakers b), '[]'::jsonb),
+      'last_invocation', (select pg_catalog.jsonb_build_object(
+                            'worker_id', r.worker_id, 'started_at', extract(epoch from r.started_at),
+                            'running', r.finished_at is null) from last_run r),
+      'last_finished_invocation', (select pg_catalog.jsonb_build_object(
+                            'worker_id', r.worker_id, 'started_at', extract(epoch from r.started_at),
+                            'finished_at', extract(epoch from r.finished_at),
+                            'duration_seconds', greatest(extract(epoch from r.finished_at - r.started_at), 0),
+                            'claimed', r.claimed, 'completed', r.completed, 'retried', r.retried,
+                            'dead_lettered', r.dead_lettered, 'released', r.released, 'lease_lost', r.lease_lost)
+                            from last_finished r),
+      'health', public.health_warnings(v_now))
+  );
+end
+$function$;
+comment on function public.metrics_snapshot(p_now timestamp with time zone) is 'Everything ?action=metrics exposes (records the minute stats first): per type live counts, oldest ready age, dead letters waiting, completed/failed/dead-lettered totals and the run-time histogram; circuit breakers; the last worker invocations; health_warnings(). p_now for tests.';
+grant execute on function public.metrics_snapshot(p_now timestamp with time zone) to service_role;
+
 -- function public.my_jobs(p_limit integer)
 CREATE OR REPLACE FUNCTION public.my_jobs(p_limit integer DEFAULT 50)
  RETURNS TABLE(id uuid, type text, status text, progress smallint, progress_message text, result jsonb, created_at timestamp with time zone, started_at timestamp with time zone, finished_at timestamp with time zone, updated_at timestamp with time zone, replayed_job_id uuid)
@@ -2522,6 +2580,23 @@ create table queue.dead_letters_waiting (
 );
 alter table queue.dead_letters_waiting add constraint dead_letters_waiting_pkey PRIMARY KEY (type);
 
+-- table queue.job_totals
+create table queue.job_totals (
+    type text not null,
+    completed bigint not null default 0,
+    failed bigint not null default 0,
+    dead_lettered bigint not null default 0,
+    run_ms_buckets bigint[] not null default array_fill((0)::bigint, ARRAY[56]),
+    run_seconds_sum double precision not null default 0
+);
+alter table queue.job_totals add constraint job_totals_completed_check CHECK ((completed >= 0));
+alter table queue.job_totals add constraint job_totals_dead_lettered_check CHECK ((dead_lettered >= 0));
+alter table queue.job_totals add constraint job_totals_failed_check CHECK ((failed >= 0));
+alter table queue.job_totals add constraint job_totals_pkey PRIMARY KEY (type);
+alter table queue.job_totals add constraint job_totals_run_ms_buckets_check CHECK ((cardinality(run_ms_buckets) = 56));
+alter table queue.job_totals add constraint job_totals_run_seconds_sum_check CHECK ((run_seconds_sum >= (0)::double precision));
+comment on table queue.job_totals is 'Per type, since recording began: completed, failed attempts, dead letters, run-time histogram (queue.run_ms_bucket buckets) and run-time sum (s). Only grows; added to by queue.add_minute_stats.';
+
 -- table queue.minute_stats_watermark
 create table queue.minute_stats_watermark (
     singleton boolean not null default true,
@@ -2576,7 +2651,7 @@ CREATE OR REPLACE FUNCTION queue.add_minute_stats(p_from timestamp with time zon
 AS $function$
   with done as (
     select date_trunc('minute', j.finished_at) as minute, j.type,
-           queue.run_ms_bucket(extract(epoch from j.finished_at - j.started_at)::double precision * 1000) as bucket
+           extract(epoch from j.finished_at - j.started_at)::double precision as seconds
       from public.job_queue j
      where j.finished_at > p_from and j.finished_at <= p_through and j.status = 'completed'
   ),
@@ -2584,8 +2659,12 @@ AS $function$
     select h.minute, h.type, pg_catalog.sum(h.n)::integer as n,
            array(select coalesce((pg_catalog.jsonb_object_agg(h.bucket, h.n) ->> b::text)::integer, 0)
                    from pg_catalog.generate_series(0, 55) b) as buckets
-      from (select d.minute, d.type, d.bucket, pg_catalog.count(*) as n from done d group by 1, 2, 3) h
+      from (select d.minute, d.type, queue.run_ms_bucket(d.seconds * 1000) as bucket, pg_catalog.count(*) as n
+              from done d group by 1, 2, 3) h
      group by 1, 2
+  ),
+  run_sums as (
+    select d.type, pg_catalog.sum(greatest(d.seconds, 0)) as seconds from done d group by 1
   ),
   retried as (
     select date_trunc('minute', e.at) as minute,
@@ -2607,23 +2686,40 @@ AS $function$
     select minute, type from completed union select minute, type from retried where type is not null
     union select minute, type from dead
   ),
-  added as (
-    insert into public.job_minute_stats as s (minute, type, completed, failed, dead_lettered, run_ms_buckets)
-    select k.minute, k.type, coalesce(c.n, 0), coalesce(r.n, 0) + coalesce(d.n, 0), coalesce(d.n, 0),
-           coalesce(c.buckets, pg_catalog.array_fill(0, array[56]))
+  rows_ as (
+    select k.minute, k.type, coalesce(c.n, 0) as completed, coalesce(r.n, 0) + coalesce(d.n, 0) as failed,
+           coalesce(d.n, 0) as dead_lettered, coalesce(c.buckets, pg_catalog.array_fill(0, array[56])) as buckets
       from keys k
       left join completed c on c.minute = k.minute and c.type = k.type
       left join retried r on r.minute = k.minute and r.type = k.type
       left join dead d on d.minute = k.minute and d.type = k.type
+  ),
+  added as (
+    insert into public.job_minute_stats as s (minute, type, completed, failed, dead_lettered, run_ms_buckets)
+    select x.minute, x.type, x.completed, x.failed, x.dead_lettered, x.buckets from rows_ x
     on conflict (minute, type) do update
        set completed = s.completed + excluded.completed, failed = s.failed + excluded.failed,
            dead_lettered = s.dead_lettered + excluded.dead_lettered,
            run_ms_buckets = queue.int_arrays_add(s.run_ms_buckets, excluded.run_ms_buckets)
     returning 1
+  ),
+  totals as (
+    insert into queue.job_totals as t (type, completed, failed, dead_lettered, run_ms_buckets, run_seconds_sum)
+    select x.type, pg_catalog.sum(x.completed), pg_catalog.sum(x.failed), pg_catalog.sum(x.dead_lettered),
+           queue.histograms_sum(pg_catalog.array_agg(x.buckets))::bigint[],
+           coalesce(pg_catalog.max(rs.seconds), 0)
+      from rows_ x left join run_sums rs on rs.type = x.type
+     group by x.type
+     order by x.type
+    on conflict (type) do update
+       set completed = t.completed + excluded.completed, failed = t.failed + excluded.failed,
+           dead_lettered = t.dead_lettered + excluded.dead_lettered,
+           run_ms_buckets = queue.histogram_add(t.run_ms_buckets, excluded.run_ms_buckets),
+           run_seconds_sum = t.run_seconds_sum + excluded.run_seconds_sum
   )
   select pg_catalog.count(*)::integer from added
 $function$;
-comment on function queue.add_minute_stats(p_from timestamp with time zone, p_through timestamp with time zone) is 'Add to job_minute_stats what completed, was retried or dead-lettered in (p_from, p_through]; returns the rows touched. Callers hold the watermark.';
+comment on function queue.add_minute_stats(p_from timestamp with time zone, p_through timestamp with time zone) is 'Add to job_minute_stats and queue.job_totals what completed, was retried or dead-lettered in (p_from, p_through]; returns the job_minute_stats rows touched. Callers hold the watermark.';
 
 -- function queue.analytics_marketplace_rows(p_lo timestamp with time zone, p_hi timestamp with time zone)
 CREATE OR REPLACE FUNCTION queue.analytics_marketplace_rows(p_lo timestamp with time zone, p_hi timestamp with time zone)
@@ -4201,6 +4297,18 @@ AS $function$
 $function$;
 comment on function queue.health_worker_checks(p_now timestamp with time zone) is 'last_worker_run and unanswered_kicks, against health_last_run_max_age_seconds and health_unanswered_kicks_max.';
 
+-- function queue.histogram_add(p_total bigint[], p_add bigint[])
+CREATE OR REPLACE FUNCTION queue.histogram_add(p_total bigint[], p_add bigint[])
+ RETURNS bigint[]
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO ''
+AS $function$
+  select pg_catalog.array_agg(coalesce(x.a, 0) + coalesce(x.b, 0) order by x.i)
+    from rows from (pg_catalog.unnest(p_total), pg_catalog.unnest(p_add)) with ordinality as x(a, b, i)
+$function$;
+comment on function queue.histogram_add(p_total bigint[], p_add bigint[]) is 'Element-wise sum of two bigint histograms.';
+
 -- function queue.histograms_sum(p_histograms integer[])
 CREATE OR REPLACE FUNCTION queue.histograms_sum(p_histograms integer[])
  RETURNS integer[]
@@ -4538,6 +4646,28 @@ AS $function$
    limit 1
 $function$;
 comment on function queue.run_ms_percentile(p_buckets integer[], p_fraction double precision) is 'Estimated run time in ms at p_fraction (0-1) of a run_ms_buckets histogram (within ~20%); null when empty.';
+
+-- function queue.run_seconds_histogram(p_buckets bigint[], p_sum double precision)
+CREATE OR REPLACE FUNCTION queue.run_seconds_histogram(p_buckets bigint[], p_sum double precision)
+ RETURNS jsonb
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO ''
+AS $function$
+  with cumulative as (
+    select u.i - 1 as bucket, pg_catalog.sum(u.n) over (order by u.i) as n
+      from pg_catalog.unnest(coalesce(p_buckets, pg_catalog.array_fill(0::bigint, array[56])))
+           with ordinality as u(n, i)
+  )
+  select pg_catalog.jsonb_build_object(
+    -- Bucket 2k holds [2^((2k-1)/2), 2^k) ms, so through it is everything under 2^k ms.
+    'buckets', (select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
+                         ((1::bigint << (c.bucket / 2)::integer) / 1000.0)::double precision, c.n) order by c.bucket)
+                  from cumulative c where c.bucket % 2 = 0 and c.bucket <= 40),
+    'sum', coalesce(p_sum, 0),
+    'count', (select coalesce(pg_catalog.max(c.n), 0) from cumulative c))
+$function$;
+comment on function queue.run_seconds_histogram(p_buckets bigint[], p_sum double precision) is 'A run_ms_buckets histogram as Prometheus buckets: {buckets: [[le seconds, cumulative count]] at le = 2^k ms (k 0..20), sum, count}.';
 
 -- function queue.setting(p_key text)
 CREATE OR REPLACE FUNCTION queue.setting(p_key text)

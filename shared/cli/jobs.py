@@ -1,5 +1,5 @@
-"""`queue-worker process | stats | health`: the queue from a terminal (enqueue: enqueue.py, dlq:
-console_dlq.py).
+"""`queue-worker process | stats | health | metrics`: the queue from a terminal (enqueue:
+enqueue.py, dlq: console_dlq.py).
 
 Each command returns its exit status: 0 done, 1 failed (or unhealthy), 2 bad input
 (raised as UsageError; argparse handles the rest).
@@ -17,6 +17,7 @@ from typing import Any
 from shared.cli.args import UsageError
 from shared.config import Settings
 from shared.local.database import open_backend
+from shared.ops import metrics
 from shared.ops.health import health_report
 from shared.processors import load_registry
 from shared.queue import QueueBackend
@@ -76,6 +77,15 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     with backend_for(settings) as backend:
         print_json(backend.queue_stats())
     return 0
+
+
+def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
+    """Prints what ?action=metrics answers (Prometheus text); exit 1 when the database could
+    not be read (the text then says queue_worker_up 0)."""
+    with backend_for(settings) as backend:
+        result = metrics.scrape(backend)
+    sys.stdout.write(result.text.decode())
+    return 0 if result.up else 1
 
 
 HEALTH_EXIT = {"ok": 0, "warning": 1, "critical": 2}

@@ -8,6 +8,7 @@
     queue-worker process --once           run one worker invocation here
     queue-worker work                     a resident worker, woken by LISTEN/NOTIFY
     queue-worker stats | health           the queue's numbers / health checks
+    queue-worker metrics                  the Prometheus metrics, as ?action=metrics serves them
     queue-worker jobs list | show | cancel | retry          the jobs view
     queue-worker dlq groups | list | replay | delete        the dead letter queue
     queue-worker types list | pause | resume                job types

@@ -122,6 +122,9 @@ def add_reports(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
                   "all is ok, 1 on a warning, 2 when critical or the database is unreachable "
                   "(Nagios' convention). Thresholds: job_types.max_* and queue.settings health_*.")
     health.add_argument("--json", action="store_true", help="print the report as JSON even on a terminal")
+    _sub(subparsers, "metrics", cli_jobs.cmd_metrics, "print the Prometheus metrics (as ?action=metrics)",
+         "Print the metrics ?action=metrics serves, in Prometheus text format, computed from the database "
+         "now (metrics_snapshot()). Exit 1 when the database could not be read.")
 
 
 def add_admin(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
