@@ -13,8 +13,8 @@ Two kinds of event, the same actions and answers as the HTTP function (`main.py`
   event is the schedule's input, `{"action": "process", "type": "email,audio",
   "batch": 50}` (every key optional). Only principals IAM allows to invoke the function
   get here, so no bearer token is asked for. The answer is the JSON body plus its
-  `statusCode` (an action that answers text, like `metrics`, puts it in `body` with its
-  `content_type`). Unknown keys or a non-object event are a 400 naming what is allowed.
+  `statusCode` (as a POST: `metrics`, which takes GET, is a 405 here). Unknown keys or a
+  non-object event are a 400 naming what is allowed.
 """
 
 from __future__ import annotations
@@ -63,9 +63,6 @@ def _invoke(event: Any, context: Any) -> dict[str, Any]:
         return _refused(request_id, f"unknown event keys {unknown}; allowed: {', '.join(SCHEDULE_KEYS)}")
     args = {key: [str(event[key])] for key in SCHEDULE_KEYS if event.get(key) is not None}
     answer = respond(http_api.ApiRequest("POST", args, b""), None, request_id, preauthenticated=True)
-    if answer.raw is not None:
-        return {"statusCode": answer.status, "request_id": request_id,
-                "content_type": answer.raw.content_type, "body": answer.raw.data.decode()}
     return {"statusCode": answer.status, **answer.body}
 
 

@@ -94,17 +94,17 @@ def run(base_url: str, finished: int = 1_000_000, dead_letters: int = 100_000, p
     print the results (JSON when `as_json`) and return them."""
     if min(finished, dead_letters, pending) < 0 or runs < 1:
         raise ValueError("counts must be 0 or more and runs at least 1")
-    url = _create(base_url, database)
+    url = create_scratch(base_url, database)
     try:
         migrate(url, Settings(_env_file=None).migrations_dir)
         with psycopg.connect(url, autocommit=True) as conn:
-            fill_ms = _fill(conn, {"finished": finished, "dead_letters": dead_letters, "pending": pending})
-            first_record_ms = _timed(conn, "select queue.record_minute_stats()")
-            timings = {label: _median(conn, query, runs) for label, function, query in QUERIES
+            fill_ms = fill(conn, {"finished": finished, "dead_letters": dead_letters, "pending": pending})
+            first_record_ms = timed_ms(conn, "select queue.record_minute_stats()")
+            timings = {label: median_ms(conn, query, runs) for label, function, query in QUERIES
                        if _exists(conn, function)}
     finally:
         if not keep:
-            _drop(base_url, database)
+            drop_scratch(base_url, database)
     result = {"database": database, "finished": finished, "dead_letters": dead_letters, "pending": pending,
               "runs": runs, "fill_ms": fill_ms, "first_record_minute_stats_ms": round(first_record_ms, 1),
               "median_ms": timings, "target_ms": TARGET_MS}
@@ -125,22 +125,25 @@ def format_result(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _create(base_url: str, database: str) -> str:
+def create_scratch(base_url: str, database: str) -> str:
+    """(Re)create empty database `database` on `base_url`'s server; its URL."""
     with psycopg.connect(base_url, autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database)))
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
     return make_conninfo(base_url, dbname=database)
 
 
-def _drop(base_url: str, database: str) -> None:
+def drop_scratch(base_url: str, database: str) -> None:
     with psycopg.connect(base_url, autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database)))
 
 
-def _fill(conn: psycopg.Connection[Any], counts: dict[str, int]) -> dict[str, float]:
+def fill(conn: psycopg.Connection[Any], counts: dict[str, int]) -> dict[str, float]:
+    """Run every FILL statement with `counts` ({finished, dead_letters, pending}), then
+    ANALYZE; the milliseconds each took. Also the seeding of shared.bench.observability."""
     spent = {}
     for what, statement in FILL.items():
-        spent[what] = round(_timed(conn, statement, counts), 1)
+        spent[what] = round(timed_ms(conn, statement, counts), 1)
     conn.execute("analyze")
     return spent
 
@@ -152,7 +155,7 @@ def _exists(conn: psycopg.Connection[Any], function: str) -> bool:
     return bool(row and row[0])
 
 
-def _timed(conn: psycopg.Connection[Any], query: str, params: dict[str, int] | None = None) -> float:
+def timed_ms(conn: psycopg.Connection[Any], query: str, params: dict[str, int] | None = None) -> float:
     started = time.perf_counter()
     cursor = conn.execute(query, params)
     if cursor.description is not None:
@@ -160,9 +163,10 @@ def _timed(conn: psycopg.Connection[Any], query: str, params: dict[str, int] | N
     return (time.perf_counter() - started) * 1000
 
 
-def _median(conn: psycopg.Connection[Any], query: str, runs: int) -> float:
-    _timed(conn, query)  # warm the cache and the plan
-    return round(statistics.median(_timed(conn, query) for _ in range(runs)), 1)
+def median_ms(conn: psycopg.Connection[Any], query: str, runs: int) -> float:
+    """Median ms of `runs` calls of `query`, after one untimed call."""
+    timed_ms(conn, query)  # warm the cache and the plan
+    return round(statistics.median(timed_ms(conn, query) for _ in range(runs)), 1)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
