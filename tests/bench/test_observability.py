@@ -35,7 +35,8 @@ def test_a_tiny_run_times_both_actions_and_their_sql_and_drops_its_database(
         assert left == (0,)
 
 
-def test_the_summary_names_each_measure_and_the_target(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_summary_names_each_measure_and_the_target(db_url: str,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
     run(db_url, finished=10, dead_letters=2, pending=2, runs=1, database=f"qw_obs_bench_{os.getpid()}_s")
     out = capsys.readouterr().out
     assert "?action=metrics" in out
