@@ -25,8 +25,9 @@ from shared.config import REPO_ROOT
 from shared.local.postgres import server_url, start_embedded
 from shared.queue.migrate import migrate
 
-# The PostgREST stand-in fixture (`postgrest`), for any test that needs the supabase-py path.
-pytest_plugins = ["tests.support.postgrest"]
+# The PostgREST stand-in fixture (`postgrest`), for any test that needs the supabase-py path;
+# `spans`: an OpenTelemetry SDK with an in-memory exporter, for the tracing tests.
+pytest_plugins = ["tests.support.postgrest", "tests.support.spans"]
 
 MIGRATIONS = REPO_ROOT / "supabase" / "migrations"
 _clone_numbers = itertools.count()

@@ -42,9 +42,10 @@ class TimedBackend(PostgresBackend):
         self.claim_ms: list[float] = []
 
     def jobs_claim(self, worker_id: str, types: Sequence[str] | None, batch_size: int,
-                   lock_seconds: int | None = None) -> list[Job]:
+                   lock_seconds: int | None = None, *, with_traceparent: bool = False) -> list[Job]:
         started = time.perf_counter()
-        jobs = super().jobs_claim(worker_id, types, batch_size, lock_seconds)
+        jobs = super().jobs_claim(worker_id, types, batch_size, lock_seconds,
+                                  with_traceparent=with_traceparent)
         if jobs:  # the last, empty claim of each invocation is not a batch
             self.claim_ms.append((time.perf_counter() - started) * 1000)
         return jobs

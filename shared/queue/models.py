@@ -44,11 +44,14 @@ class Job(BaseModel):
     progress: int = 0
     result: Any = None
     owner_id: UUID | None = None
+    traceparent: str | None = None  # read only when the worker traces (TRACED_CLAIM_COLUMNS)
 
 
 # What a worker reads of a claimed row: decoding the other 15 columns (two of them jsonb)
-# for every job cost more than running a no-op job.
-CLAIM_COLUMNS = ", ".join(Job.model_fields)
+# for every job cost more than running a no-op job. The enqueuer's trace context only
+# when the worker records spans.
+CLAIM_COLUMNS = ", ".join(name for name in Job.model_fields if name != "traceparent")
+TRACED_CLAIM_COLUMNS = f"{CLAIM_COLUMNS}, traceparent"
 
 
 class NewJob(BaseModel):

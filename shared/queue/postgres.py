@@ -24,6 +24,7 @@ from shared.queue.connections import CannotConnect, Connections, ConnectionsBusy
 from shared.queue.errors import DatabaseUnavailable, QueueError, error_for_sqlstate
 from shared.queue.models import (
     CLAIM_COLUMNS,
+    TRACED_CLAIM_COLUMNS,
     Completion,
     DeadLetter,
     FailOutcome,
@@ -33,6 +34,14 @@ from shared.queue.models import (
     Release,
 )
 from shared.queue.protocol import JobTypeInfo
+from shared.queue.trace_context import enqueue_span, enqueued
+
+_ENQUEUE = "select enqueue_jobs as id from enqueue_jobs(%s)"
+# With a trace context: the setting is made in the same statement (so in its transaction,
+# also behind a transaction-mode pooler) before enqueue_jobs runs: the argument's
+# sub-select is evaluated first. The column default reads it; it ends with the statement.
+_ENQUEUE_TRACED = ("select enqueue_jobs as id from enqueue_jobs("
+                   "(select %s::jsonb from pg_catalog.set_config('queue.traceparent', %s, true)))")
 
 
 def _jobs_json(items: Sequence[Any]) -> Jsonb:
@@ -85,12 +94,18 @@ class PostgresBackend:
         return next(iter(rows[0].values())) if rows else None
 
     def jobs_enqueue(self, jobs: Sequence[NewJob]) -> list[UUID]:
-        rows = self._rows("select enqueue_jobs as id from enqueue_jobs(%s)", (_jobs_json(jobs),))
+        with enqueue_span(jobs) as traceparent:
+            if traceparent is None:
+                rows = self._rows(_ENQUEUE, (_jobs_json(jobs),))
+            else:
+                rows = self._rows(_ENQUEUE_TRACED, (_jobs_json(jobs), traceparent))
+                enqueued([row["id"] for row in rows])
         return [row["id"] for row in rows]
 
     def jobs_claim(self, worker_id: str, types: Sequence[str] | None, batch_size: int,
-                   lock_seconds: int | None = None) -> list[Job]:
-        rows = self._rows(f"select {CLAIM_COLUMNS} from get_next_job(%s, %s, %s, %s)",
+                   lock_seconds: int | None = None, *, with_traceparent: bool = False) -> list[Job]:
+        columns = TRACED_CLAIM_COLUMNS if with_traceparent else CLAIM_COLUMNS
+        rows = self._rows(f"select {columns} from get_next_job(%s, %s, %s, %s)",
                           (worker_id, list(types) if types else None, batch_size, lock_seconds))
         # Built, not validated: psycopg already decoded each column to the model's type.
         return [Job.model_construct(**row) for row in rows]

@@ -29,12 +29,14 @@ class JobTypeInfo(BaseModel):
 
 class QueueBackend(Protocol):
     def jobs_enqueue(self, jobs: Sequence[NewJob]) -> list[UUID]:
-        """enqueue_jobs: ids in input order (existing ids for known idempotency keys)."""
+        """enqueue_jobs: ids in input order (existing ids for known idempotency keys). With
+        tracing on, the jobs carry the trace context (shared.queue.trace_context)."""
         ...
 
     def jobs_claim(self, worker_id: str, types: Sequence[str] | None, batch_size: int,
-                   lock_seconds: int | None = None) -> list[Job]:
-        """get_next_job: up to batch_size jobs now running under worker_id."""
+                   lock_seconds: int | None = None, *, with_traceparent: bool = False) -> list[Job]:
+        """get_next_job: up to batch_size jobs now running under worker_id. `with_traceparent`:
+        also read each job's traceparent (a tracing worker; otherwise it may stay None)."""
         ...
 
     def jobs_complete(self, worker_id: str, completions: Sequence[Completion]) -> set[UUID]:

@@ -27,6 +27,7 @@ from supabase import Client, ClientOptions, SupabaseException, create_client
 from shared.queue.errors import DatabaseUnavailable, NotAllowed, QueueError, error_for_sqlstate
 from shared.queue.models import Completion, DeadLetter, FailOutcome, Failure, Job, NewJob, Release
 from shared.queue.protocol import JobTypeInfo
+from shared.queue.trace_context import enqueue_span, enqueued
 
 MAX_ROWS = 1000  # PostgREST's max-rows on Supabase
 # PostgREST cannot reach Postgres (PGRST00x; SQLSTATE 08*, 57P0x), or a gateway in front of it failed.
@@ -68,15 +69,25 @@ class SupabaseBackend:
             raise DatabaseUnavailable(f"cannot reach the Supabase API: {exc!r}",
                                       hint="check SUPABASE_URL and that the project is up") from exc
 
-    def _rpc(self, function: str, args: dict[str, Any]) -> Any:
-        body = to_jsonable_python(args)
-        return self._execute(lambda: self._client.rpc(function, body).execute()).data
+    def _rpc(self, function: str, args: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+        call = self._client.rpc(function, to_jsonable_python(args))
+        if headers:
+            call.request.headers.update(headers)
+        return self._execute(call.execute).data
 
     def jobs_enqueue(self, jobs: Sequence[NewJob]) -> list[UUID]:
-        return [UUID(i) for chunk in _chunks(jobs) for i in self._rpc("enqueue_jobs", {"p_jobs": chunk})]
+        # The trace context as PostgREST's request header: job_queue.traceparent's default reads it.
+        with enqueue_span(jobs) as traceparent:
+            headers = {"traceparent": traceparent} if traceparent else None
+            ids = [UUID(i) for chunk in _chunks(jobs)
+                   for i in self._rpc("enqueue_jobs", {"p_jobs": chunk}, headers)]
+            if traceparent:
+                enqueued(ids)
+        return ids
 
     def jobs_claim(self, worker_id: str, types: Sequence[str] | None, batch_size: int,
-                   lock_seconds: int | None = None) -> list[Job]:
+                   lock_seconds: int | None = None, *, with_traceparent: bool = False) -> list[Job]:
+        # PostgREST answers whole job_queue rows: the traceparent comes along either way.
         rows = self._rpc("get_next_job", {"p_worker_id": worker_id, "p_types": list(types) if types else None,
                                           "p_batch_size": batch_size, "p_lock_seconds": lock_seconds})
         return [Job.model_validate(row) for row in rows]

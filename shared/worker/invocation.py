@@ -21,7 +21,9 @@ Contract of `run_invocation`:
   start, at once and without burning their attempt, before raising;
 - logs a JSON line per job that did not complete (and per completed job with
   QUEUE_WORKER_JOB_LOGS=all), progress every few seconds, and one line per invocation
-  with the exact counts (shared.worker.job_log).
+  with the exact counts (shared.worker.job_log);
+- records an OpenTelemetry span for itself and one per job when an SDK is configured
+  (shared.worker.tracing); otherwise none, and its claims read no trace context.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from shared.worker.overlap import PREFETCH_DEPTH, ClaimRequest, Overlap
 from shared.worker.pool import JobPool, Task
 from shared.worker.report import InvocationReport, JobOutcome
 from shared.worker.runner import ContextParts, Settlement, validate_payload
+from shared.worker.tracing import InvocationTrace
 
 # Prefetch the next claim only after rounds this short: a prefetched job waits for the
 # current round, and slow rounds would keep it from other workers for that long.
@@ -124,6 +127,7 @@ class _Invocation:
         self._http: httpx.Client | None = None
         self._http_lock = threading.Lock()
         self._check_types()
+        self.trace = InvocationTrace(worker_id, options.types)
 
     def _check_types(self) -> None:
         unknown = sorted(set(self.options.types or ()) - set(self.registry))
@@ -132,16 +136,17 @@ class _Invocation:
                                hint=f"known types: {', '.join(sorted(self.registry))}")
 
     def run(self) -> InvocationReport:
-        self.backend.worker_run_start(self.worker_id, self._meta())
-        pool = JobPool(self.options.concurrency, self._context_parts(), self.stop, self.ends)
-        try:
-            self._loop(pool)
-        except Exception:
-            self._give_back(pool.started)
-            raise
-        finally:
-            pool.close()
-            self._finish()
+        with self.trace.active(self.report):
+            self.backend.worker_run_start(self.worker_id, self._meta())
+            pool = JobPool(self.options.concurrency, self._context_parts(), self.stop, self.ends)
+            try:
+                self._loop(pool)
+            except Exception:
+                self._give_back(pool.started)
+                raise
+            finally:
+                pool.close()
+                self._finish()
         return self.report
 
     def _give_back(self, started: list[uuid.UUID]) -> None:
@@ -180,7 +185,7 @@ class _Invocation:
         started = time.monotonic()
         self._prefetch(overlap)
         settled = self._run_round(pool, overlap, jobs)
-        self._record(overlap.settle(settled))
+        self._settle(overlap, settled)
         self._last_round_seconds = time.monotonic() - started
         self._adapt_claim_size(len(jobs), pool.last_round_threaded)
         prefetched = overlap.claimed()
@@ -233,30 +238,37 @@ class _Invocation:
         size = self._claim_size
         if self.options.max_jobs is not None:
             size = min(size, self.options.max_jobs - self.claimed - ahead)
-        return ClaimRequest(types, size) if types and size > 0 else None
+        return ClaimRequest(types, size, self.trace.recording) if types and size > 0 else None
 
     def _run_round(self, pool: JobPool, overlap: Overlap, jobs: list[Job]) -> list[Settlement]:
         tasks: list[Task] = []
         settled: list[Settlement] = []
+        recording = self.trace.recording
         for job in jobs:
             module = self.registry[job.type]
             lease_ends = overlap.lease_ends(job)
+            span = self.trace.job_started(job) if recording else None
             payload = validate_payload(module, job)
             if isinstance(payload, Settlement):
                 settled.append(payload)
             else:
                 timeout = float(job.lock_seconds or self.infos[job.type].timeout_seconds)
-                tasks.append(Task(job, module, payload, timeout, lease_ends))
+                tasks.append(Task(job, module, payload, timeout, lease_ends, span=span))
 
         def settle_early(done: list[Settlement]) -> None:
-            self._record(overlap.settle(done))
+            self._settle(overlap, done)
 
         settled.extend(pool.run_round(tasks, settle_early))
         return settled
 
+    def _settle(self, overlap: Overlap, settled: list[Settlement]) -> None:
+        self.trace.settling(settled)
+        self._record(overlap.settle(settled))
+
     def _record(self, outcomes: list[JobOutcome]) -> None:
         self.report.add(outcomes)
         self.job_log.outcomes(outcomes, self.report)
+        self.trace.settled(outcomes)
 
     def _finish(self) -> None:
         self.report.duration_seconds = time.monotonic() - self.started

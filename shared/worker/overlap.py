@@ -32,8 +32,11 @@ SETTLE_DEPTH = 2
 
 @dataclass(frozen=True)
 class ClaimRequest:
+    """`traceparents`: read the jobs' trace context too (the invocation records spans)."""
+
     types: list[str]
     batch_size: int
+    traceparents: bool = False
 
 
 def lease_seconds(job: Job) -> float:
@@ -61,7 +64,8 @@ class Overlap:
 
     def claim_now(self, request: ClaimRequest) -> list[Job]:
         sent = time.monotonic()
-        jobs = self._backend.jobs_claim(self._worker_id, request.types, request.batch_size)
+        jobs = self._backend.jobs_claim(self._worker_id, request.types, request.batch_size,
+                                        with_traceparent=request.traceparents)
         ends = {id(job): sent + lease_seconds(job) for job in jobs}
         with self._lock:
             self._lease_ends.update(ends)

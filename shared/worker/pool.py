@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from shared.queue.errors import QueueError
 from shared.queue.models import Job
 from shared.worker.runner import ContextParts, Settlement, build_context, execute, fail, release
+from shared.worker.tracing import JobSpan, running_in
 
 _POLL_SECONDS = 0.25  # longest wait between checks for overruns
 # While a round still runs, what finished is settled at least this often: a job's outcome
@@ -44,6 +45,7 @@ class Task:
     timeout: float
     lease_ends: float
     key: int = 0
+    span: JobSpan | None = None  # the job's span when the invocation traces (shared.worker.tracing)
 
 
 def runs_inline(task: Task) -> bool:
@@ -128,7 +130,10 @@ class JobPool:
             with self._lock:
                 self._deadlines[task.key] = deadline
         ctx = build_context(self._parts, task.job, deadline)
-        return execute(task.module, task.job, task.payload, ctx)
+        if task.span is None:
+            return execute(task.module, task.job, task.payload, ctx)
+        with running_in(task.span):  # what the processor traces (its HTTP calls) nests under the job
+            return execute(task.module, task.job, task.payload, ctx)
 
     def _refusal(self, task: Task) -> Settlement | None:
         """Why the task must not start now (shutdown, budget spent, lease gone), or None."""
@@ -197,8 +202,9 @@ class JobPool:
             task = waiting.pop(key)
             self._forget(key)
             self._stuck += 1
-            expired.append(fail(task.job, f"timed out after {task.timeout:g} s", retryable=True,
-                                duration_ms=task.timeout * 1000))
+            message = f"timed out after {task.timeout:g} s"
+            expired.append(fail(task.job, message, retryable=True, duration_ms=task.timeout * 1000,
+                                exception=TimeoutError(message)))
         if overdue:  # replace the stuck threads so the rest of the round keeps its concurrency
             self._ensure_threads(len(waiting))
         return expired

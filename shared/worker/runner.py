@@ -30,10 +30,15 @@ from shared.queue.models import Job
 ERROR_MAX_CHARS = 2000  # errors land in job rows and logs; a provider's whole HTML page does not
 
 
+class InvalidPayload(ValueError):
+    """The job's payload does not validate (its message names each bad field, never a value)."""
+
+
 @dataclass(slots=True)
 class Settlement:
     """What to tell the database about one job. kind: complete | fail | release | lease_lost
-    (lease_lost: nothing to tell, the job is no longer ours)."""
+    (lease_lost: nothing to tell, the job is no longer ours). `exception`: what made it
+    fail or be given back (the processor's error, InvalidPayload, TimeoutError), for its span."""
 
     job: Job
     kind: str
@@ -44,17 +49,20 @@ class Settlement:
     checkpoint: Any = None
     reason: str | None = None
     duration_ms: float = 0.0
+    exception: BaseException | None = None
 
 
-def fail(job: Job, error: str, *, retryable: bool, duration_ms: float = 0.0) -> Settlement:
+def fail(job: Job, error: str, *, retryable: bool, duration_ms: float = 0.0,
+         exception: BaseException | None = None) -> Settlement:
     return Settlement(job, "fail", error=error[:ERROR_MAX_CHARS], retryable=retryable,
-                      duration_ms=duration_ms)
+                      duration_ms=duration_ms, exception=exception)
 
 
-def release(job: Job, reason: str, retry_after: float = 0.0, checkpoint: Any = None) -> Settlement:
+def release(job: Job, reason: str, retry_after: float = 0.0, checkpoint: Any = None,
+            exception: BaseException | None = None) -> Settlement:
     # release_jobs casts retry_after_seconds to integer: round up so "after 0.5 s" is not "now".
     return Settlement(job, "release", reason=reason, retry_after=max(0, math.ceil(retry_after)),
-                      checkpoint=checkpoint)
+                      checkpoint=checkpoint, exception=exception)
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -72,7 +80,8 @@ def validate_payload(module: ModuleType, job: Job) -> BaseModel | Settlement:
     try:
         payload: BaseModel = module.Payload.model_validate(job.payload)
     except ValidationError as exc:
-        return fail(job, validation_message(exc), retryable=False)
+        message = validation_message(exc)
+        return fail(job, message, retryable=False, exception=InvalidPayload(message))
     return payload
 
 
@@ -89,18 +98,18 @@ def _classify(module: ModuleType, job: Job, payload: BaseModel, ctx: JobContext)
         result = module.handle(payload, ctx)
         return Settlement(job, "complete", result=to_jsonable_python(result))
     except PermanentError as exc:
-        return fail(job, _describe(exc), retryable=False)
+        return fail(job, _describe(exc), retryable=False, exception=exc)
     except RateLimitedError as exc:
-        return release(job, f"rate limited: {_describe(exc)}", exc.retry_after)
+        return release(job, f"rate limited: {_describe(exc)}", exc.retry_after, exception=exc)
     except CheckpointAndContinue as exc:
         checkpoint = to_jsonable_python(exc.checkpoint)
-        return release(job, f"checkpoint: {_describe(exc)}", exc.retry_after, checkpoint)
+        return release(job, f"checkpoint: {_describe(exc)}", exc.retry_after, checkpoint, exception=exc)
     except RetryableError as exc:
-        return fail(job, _describe(exc), retryable=True)
+        return fail(job, _describe(exc), retryable=True, exception=exc)
     except Exception as exc:  # a bug or an unforeseen failure: retry, and keep the traceback
         log_exception("processor raised an unexpected error", job_id=str(job.id), type=job.type,
                       attempt=job.attempts, worker_id=ctx.worker_id)
-        return fail(job, f"unexpected {type(exc).__name__}: {exc}", retryable=True)
+        return fail(job, f"unexpected {type(exc).__name__}: {exc}", retryable=True, exception=exc)
 
 
 def _describe(exc: BaseException) -> str:

@@ -104,7 +104,8 @@ def test_adding_the_column_rewrote_nothing_and_left_enqueue_and_claim_alone(conn
     assert column is not None
     assert column["attnotnull"] is False
     assert column["atthasmissing"] is False  # no default value was stored for existing rows
-    assert "queue.traceparent" in column["default_sql"] and "request.headers" in column["default_sql"]
+    assert "queue.traceparent" in column["default_sql"]
+    assert "request.headers" in column["default_sql"]
     for function in ("enqueue_job", "enqueue_jobs", "get_next_job"):
         body = value(conn, "select string_agg(prosrc, '') from pg_proc where proname = %s", (function,))
         assert "traceparent" not in body

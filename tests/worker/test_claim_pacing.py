@@ -28,9 +28,10 @@ class RecordingBackend(PostgresBackend):
     sizes: list[int]
 
     def jobs_claim(self, worker_id: str, types: Sequence[str] | None, batch_size: int,
-                   lock_seconds: int | None = None) -> list[Job]:
+                   lock_seconds: int | None = None, *, with_traceparent: bool = False) -> list[Job]:
         self.sizes.append(batch_size)
-        return super().jobs_claim(worker_id, types, batch_size, lock_seconds)
+        return super().jobs_claim(worker_id, types, batch_size, lock_seconds,
+                                  with_traceparent=with_traceparent)
 
 
 def _recording(db_url: str) -> RecordingBackend:

@@ -56,12 +56,14 @@ class PrefetchDiesMidStatement(PostgresBackend):
         self.later_landed = threading.Event()
 
     def jobs_claim(self, worker_id: str, types: Sequence[str] | None, batch_size: int,
-                   lock_seconds: int | None = None) -> list[Job]:
+                   lock_seconds: int | None = None, *, with_traceparent: bool = False) -> list[Job]:
         if threading.current_thread() is threading.main_thread():
-            return super().jobs_claim(worker_id, types, batch_size, lock_seconds)
+            return super().jobs_claim(worker_id, types, batch_size, lock_seconds,
+                                      with_traceparent=with_traceparent)
         if batch_size == 3:
             try:
-                return super().jobs_claim(worker_id, types, batch_size, lock_seconds)
+                return super().jobs_claim(worker_id, types, batch_size, lock_seconds,
+                                          with_traceparent=with_traceparent)
             finally:
                 self.later_landed.set()
         assert self.later_landed.wait(30)
@@ -71,7 +73,8 @@ class PrefetchDiesMidStatement(PostgresBackend):
             killer = threading.Thread(target=kill_when_waiting, args=(self.url, spared))
             killer.start()
             try:
-                return super().jobs_claim(worker_id, types, batch_size, lock_seconds)
+                return super().jobs_claim(worker_id, types, batch_size, lock_seconds,
+                                          with_traceparent=with_traceparent)
             finally:
                 killer.join()
 
@@ -108,8 +111,9 @@ class SecondClaimAnswerLost(PostgresBackend):
     claims = 0
 
     def jobs_claim(self, worker_id: str, types: Sequence[str] | None, batch_size: int,
-                   lock_seconds: int | None = None) -> list[Job]:
-        jobs = super().jobs_claim(worker_id, types, batch_size, lock_seconds)
+                   lock_seconds: int | None = None, *, with_traceparent: bool = False) -> list[Job]:
+        jobs = super().jobs_claim(worker_id, types, batch_size, lock_seconds,
+                                  with_traceparent=with_traceparent)
         self.claims += 1
         if self.claims == 2:
             raise DatabaseUnavailable("server closed the connection unexpectedly")

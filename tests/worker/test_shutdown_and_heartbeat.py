@@ -124,11 +124,12 @@ class PrefetchAfterRelease(PostgresBackend):
         self.released = threading.Event()
 
     def jobs_claim(self, worker_id: str, types: Sequence[str] | None, batch_size: int,
-                   lock_seconds: int | None = None) -> list[Job]:
+                   lock_seconds: int | None = None, *, with_traceparent: bool = False) -> list[Job]:
         if threading.current_thread() is not threading.main_thread():
             assert self.stop.wait(30), "the test's stop never came"
             self.released.wait(1)
-        return super().jobs_claim(worker_id, types, batch_size, lock_seconds)
+        return super().jobs_claim(worker_id, types, batch_size, lock_seconds,
+                                  with_traceparent=with_traceparent)
 
     def jobs_release(self, worker_id: str, releases: Sequence[Release]) -> set[UUID]:
         try:
