@@ -182,7 +182,8 @@ create table public.job_queue (
     started_at timestamp with time zone,
     finished_at timestamp with time zone,
     updated_at timestamp with time zone not null default now(),
-    claimed_by text
+    claimed_by text,
+    traceparent text default COALESCE("substring"(current_setting('queue.traceparent'::text, true), '^(00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2})$'::text), "substring"(current_setting('request.headers'::text, true), '"traceparent"\s*:\s*"(00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2})"'::text))
 );
 alter table public.job_queue add constraint job_queue_attempts_in_range CHECK (((attempts >= 0) AND (attempts <= max_attempts)));
 alter table public.job_queue add constraint job_queue_errors_is_array CHECK ((jsonb_typeof(errors) = 'array'::text));
@@ -208,6 +209,7 @@ create policy job_queue_owner_reads_own on public.job_queue as permissive for se
     using (((owner_id IS NOT NULL) AND (owner_id = ( SELECT auth.uid() AS uid))));
 comment on table public.job_queue is 'Jobs. pending -> running -> completed | pending (retry) | job_dead_letter; pending/running -> cancelled.';
 comment on column public.job_queue.claimed_by is 'Worker of the current (or, once finished, the last) claim; kept after completion for job_status_history.';
+comment on column public.job_queue.traceparent is 'W3C traceparent of the span that enqueued the job (setting queue.traceparent, else the PostgREST request''s traceparent header; malformed or absent: null). The worker''s job span links to it.';
 grant select, insert, update, delete on table public.job_queue to service_role;
 grant select (id, type, status, progress, progress_message, result, owner_id, created_at, started_at, finished_at, updated_at) on table public.job_queue to authenticated;
 

@@ -31,6 +31,7 @@ from shared.api import dashboard
 from shared.api.body import capped
 from shared.api.params import HttpProblem
 from shared.api.respond import request_id_from, respond
+from shared.api.trace_context import caller_context
 from shared.logs import log_event
 
 SCHEDULE_KEYS = ("action", "type", "batch", "id")
@@ -48,8 +49,9 @@ def _http(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     if dashboard.is_dashboard(path):
         return _page(dashboard.serve(_method(event), path, headers.get("if-none-match")))
     request = http_api.ApiRequest(_method(event), _query(event), lambda: _body(event))
-    answer = respond(request, headers.get("authorization"),
-                     request_id_from(headers.get("x-request-id") or _aws_request_id(context)))
+    with caller_context(headers.get):
+        answer = respond(request, headers.get("authorization"),
+                         request_id_from(headers.get("x-request-id") or _aws_request_id(context)))
     data, content_type = answer.content()
     return _response(answer.status, {**answer.headers, "Content-Type": content_type}, data)
 

@@ -26,6 +26,7 @@ from shared.api import actions as http_api
 from shared.api import dashboard
 from shared.api.body import read_capped
 from shared.api.respond import Answer, request_id_from, respond
+from shared.api.trace_context import caller_context
 from shared.worker.shutdown import install_gunicorn_hook
 
 install_gunicorn_hook()
@@ -38,8 +39,9 @@ def queue_worker(request: flask.Request) -> flask.Response:
         return flask.Response(iter([page.body]), status=page.status, headers=page.headers)
     api_request = http_api.ApiRequest(request.method, request.args.to_dict(flat=False),
                                       lambda: read_body(request))
-    answer = respond(api_request, request.headers.get("Authorization"),
-                     request_id_from(request.headers.get("X-Request-Id")))
+    with caller_context(request.headers.get):
+        answer = respond(api_request, request.headers.get("Authorization"),
+                         request_id_from(request.headers.get("X-Request-Id")))
     return answer_response(answer)
 
 

@@ -18,7 +18,8 @@
 -- the default; a worker reads the column only when its tracing is on.
 --
 -- Added, then defaulted, in two statements: a column added without a default is only a
--- catalog change (no table rewrite, existing rows read null), and so is setting a default.
+-- catalog change (no table rewrite, existing rows read null), and so is setting a default;
+-- each holds job_queue's lock only for that catalog update.
 
 alter table public.job_queue add column if not exists traceparent text;
 

@@ -9,8 +9,9 @@ serves what supabase-py 2.x sends for this project, the way PostgREST answers it
   resolved by argument names (PGRST202 404 when none fits, PGRST203 300 when several).
 - The caller's role from the JWT in `Authorization` (HS256, test secret; no token means
   `anon`), applied per request inside a transaction with `set local role` and
-  `set_config('request.jwt.claims', ..., true)`; read-only when the function is not
-  volatile. The gateway's `apikey` check comes first (401 without a valid key); the
+  `set_config('request.jwt.claims', ..., true)`, and the request's headers as PostgREST's
+  `request.headers` setting (a JSON object, names lowercased); read-only when the
+  function is not volatile. The gateway's `apikey` check comes first (401 without a valid key); the
   new-style `sb_secret_`/`sb_publishable_` keys (SECRET_KEY, PUBLISHABLE_KEY) stand for
   service_role/anon as on Supabase.
 - Results: SETOF/TABLE as a JSON array (capped at 1000 rows, like Supabase's max-rows),
@@ -153,7 +154,7 @@ class PostgrestStandIn:
         with self._connection(caller) as conn:
             fn = _resolve(find_function(conn, schema, name, set(args)), schema, name, args)
             query = rpc_query(fn, list(args))
-            row = self._run(conn, caller, not fn.volatile or request.method == "GET", query,
+            row = self._run(conn, request, caller, not fn.volatile or request.method == "GET", query,
                             {"args": json.dumps(args)})
         if fn.kind == "void":
             return Response(status=204)
@@ -165,7 +166,7 @@ class PostgrestStandIn:
         except BadQuery as exc:
             raise _pgrst(400, "PGRST100", str(exc)) from exc
         with self._connection(caller) as conn:
-            row = self._run(conn, caller, True, query, params)
+            row = self._run(conn, request, caller, True, query, params)
         return _json(200, row["body"], _content_range(request, row["total"], True))
 
     @contextmanager
@@ -180,14 +181,16 @@ class PostgrestStandIn:
                              details=str(exc)) from exc
             raise _database_refusal(exc, caller.role) from exc
 
-    def _run(self, conn: psycopg.Connection[dict[str, Any]], caller: _Caller, read_only: bool,
-             query: sql.Composable, params: Any) -> dict[str, Any]:
+    def _run(self, conn: psycopg.Connection[dict[str, Any]], request: Request, caller: _Caller,
+             read_only: bool, query: sql.Composable, params: Any) -> dict[str, Any]:
         """Run `query` as the caller's role in its own transaction."""
+        headers = {name.lower(): value for name, value in request.headers.items()}
         with conn.transaction():
             if read_only:
                 conn.execute("set transaction read only")
             conn.execute(sql.SQL("set local role {}").format(sql.Identifier(caller.role)))
             conn.execute("select set_config('request.jwt.claims', %s, true)", (json.dumps(caller.claims),))
+            conn.execute("select set_config('request.headers', %s, true)", (json.dumps(headers),))
             row: dict[str, Any] | None = conn.execute(cast(sql.Composed, query), params).fetchone()
         assert row is not None
         return row

@@ -313,3 +313,22 @@ def test_a_failed_invocation_ends_its_spans_with_the_error(
     assert span.status.status_code == StatusCode.ERROR
     assert span.attributes is not None
     assert span.attributes["error.type"] == "unsettled"
+
+
+def test_a_resident_worker_traces_each_invocation_as_its_own_root_span(
+        backend: PostgresBackend, settings: Settings, add_type: AddType, spans: Spans) -> None:
+    from tests.worker.test_resident import Recorder, resident
+
+    add_type("t_res")
+    recorder = Recorder()
+    with resident(backend, settings, {"t_res": processor("t_res", recorder.handle)}, listen_url=None,
+                  poll=0.1):
+        (job_id,) = enqueue(backend, "t_res", {})
+        assert recorder.done.wait(5)
+    invocations = spans.named(INVOCATION_SPAN)
+    assert len(invocations) >= 2  # the idle one before the enqueue, the one that ran the job, ...
+    assert all(s.parent is None for s in invocations)
+    assert len({s.context.trace_id for s in invocations}) == len(invocations)
+    span = job_span(spans, job_id)
+    assert span.parent is not None
+    assert span.parent.span_id in {s.context.span_id for s in invocations}
