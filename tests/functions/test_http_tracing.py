@@ -95,7 +95,8 @@ def test_without_an_sdk_the_function_records_nothing_and_stores_no_traceparent(
         client: FlaskClient, conn: Conn) -> None:
     enqueued = client.post("/?action=enqueue", headers={**AUTH, "traceparent": CALLER}, json={"type": "noop"})
     assert enqueued.json is not None
-    assert value(conn, "select traceparent from job_queue where id = %s", (UUID(enqueued.json["id"]),)) is None
+    job_id = UUID(enqueued.json["id"])
+    assert value(conn, "select traceparent from job_queue where id = %s", (job_id,)) is None
     assert client.post("/", headers=AUTH).status_code == 200
 
 
@@ -103,7 +104,8 @@ def test_the_lambda_entry_continues_the_callers_trace(worker_env: None, conn: Co
     conn.execute("select enqueue_job('noop')")
     event = {"version": "2.0", "rawPath": "/", "rawQueryString": "",
              "headers": {"authorization": f"Bearer {SECRET}", "traceparent": CALLER},
-             "requestContext": {"http": {"method": "POST", "path": "/"}}, "body": "", "isBase64Encoded": False}
+             "requestContext": {"http": {"method": "POST", "path": "/"}}, "body": "",
+             "isBase64Encoded": False}
     response = handler(event, SimpleNamespace(aws_request_id="c0ffee-2"))
     assert json.loads(response["body"])["completed"] == 1
     invocation = spans.one(INVOCATION_SPAN)
