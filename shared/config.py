@@ -32,6 +32,9 @@ class Settings(BaseSettings):
         None, description="Bearer token of the read-only role: the console and GET actions, no changes")
     queue_worker_allow_unauthenticated: bool = Field(False, description="Only `queue-worker dev` sets it")
     queue_worker_time_budget_seconds: float = Field(50.0, gt=0, le=3600)
+    queue_worker_stop_grace_seconds: float = Field(
+        8.0, ge=0, le=3600, description="After a stop signal, how long running jobs may finish before they "
+        "are given back (Cloud Run kills 10 s after SIGTERM)")
     queue_worker_default_batch: int | None = Field(
         None, ge=1, le=1000, description="Jobs per claim; unset: adapt to how fast jobs finish, up to 1000")
     queue_worker_job_logs: Literal["failures", "all"] = Field(

@@ -1,14 +1,16 @@
 """`queue-worker work`: the resident worker, for hosts that keep a process running (a
 container, Cloud Run with minimum instances, a VM). See shared/worker/resident.py.
 
-Exit status: 0 after SIGTERM/SIGINT once the jobs it held are finished or given back;
-128 + the signal's number when a second signal ends it at once; 2 bad usage.
+Exit status: 0 after SIGTERM/SIGINT/SIGHUP once the jobs it held are finished or given
+back (running ones get QUEUE_WORKER_STOP_GRACE_SECONDS); 128 + the signal's number when a
+second signal gives them back at once; 2 bad usage.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 
 from shared.cli.jobs import backend_for, check_types
 from shared.config import Settings
@@ -32,21 +34,25 @@ def resident_options(args: argparse.Namespace, settings: Settings) -> ResidentOp
     return ResidentOptions(invocation, args.poll_interval, poll_reason=SUPABASE_API_ONLY)
 
 
-def _stopping(signal_name: str) -> None:
-    log_event(logging.WARNING, f"{signal_name} received: no new claims; running jobs finish, the others are "
-              "given back (send it again to exit at once)")
+def _stopping(grace_seconds: float) -> Callable[[str], None]:
+    def say(signal_name: str) -> None:
+        log_event(logging.WARNING, f"{signal_name} received: no new claims; running jobs have "
+                  f"{grace_seconds:g}s to finish, then are given back, their attempt not counted "
+                  "(send it again to give them back at once)")
+    return say
 
 
 def _exiting(signal_name: str) -> None:
-    log_event(logging.ERROR, f"second {signal_name}: exiting now; jobs still running wait for their locks "
-              "to expire (cleanup_stuck_jobs gives them back)")
+    log_event(logging.ERROR, f"second {signal_name}: exiting now; the jobs still running are given back "
+              "to pending, their attempt not counted")
 
 
 def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
     """Run the resident worker until SIGTERM or Ctrl-C."""
     options = resident_options(args, settings)
-    with backend_for(settings) as backend, stop_then_exit_on_signals(_stopping, _exiting) as stop:
+    signals = stop_then_exit_on_signals(_stopping(settings.queue_worker_stop_grace_seconds), _exiting)
+    with backend_for(settings) as backend, signals as stop:
         totals = ResidentWorker(backend, settings, options, stop=stop).run()
     print(f"stopped after {totals.invocations} invocation(s): claimed {totals.claimed}, "
           f"completed {totals.completed}", flush=True)
-    return 0
+    return stop.exit_status

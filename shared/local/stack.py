@@ -5,13 +5,15 @@ serves the function with functions-framework on localhost, POSTs it when the dat
 notifies that jobs arrived (shared/local/kick_listener.py), and ticks it like Cloud
 Scheduler would (plus the maintenance pg_cron does in production) as the backstop.
 Ctrl-C, SIGTERM or SIGHUP (the terminal closed) stops everything: the server's whole
-process group is terminated, and the embedded PostgreSQL is stopped by its handle when
-this process exits. A `dev` killed outright (SIGKILL) is cleaned up by the next start
-(shared/local/stale_stack.py).
+process group is sent SIGTERM (its running jobs get QUEUE_WORKER_STOP_GRACE_SECONDS, then
+are given back; it says which on our stdout), a second signal is passed on (given back at
+once), and the embedded PostgreSQL is stopped by its handle when this process exits. A
+`dev` killed outright (SIGKILL) is cleaned up by the next start (shared/local/stale_stack.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -35,6 +37,8 @@ from shared.queue.postgres import PostgresBackend
 from shared.worker.shutdown import stop_on_signals
 
 SOURCE = REPO_ROOT / "functions" / "queue_worker" / "main.py"
+# What the server may take beyond the grace period to give back its jobs and exit.
+SERVER_STOP_MARGIN_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -86,11 +90,24 @@ def is_routine(line: bytes) -> bool:
         message == "invocation finished" and not entry.get("claimed"))
 
 
+def stopping_message(line: bytes) -> str | None:
+    """The message of a `stopping: ...` log line (what a stop waits for and gives back), else None."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    message = entry.get("message") if isinstance(entry, dict) else None
+    return message if isinstance(message, str) and message.startswith("stopping:") else None
+
+
 def relay_logs(server: subprocess.Popen[bytes]) -> None:
-    """Copy the server's stderr to ours, without the once-a-tick routine lines."""
+    """Copy the server's stderr to ours, without the once-a-tick routine lines; what a stop
+    waits for goes to stdout as plain text, beside our other messages to the person."""
     assert server.stderr is not None
     for line in server.stderr:
-        if not is_routine(line):
+        if (message := stopping_message(line)) is not None:
+            print(f"queue-worker dev: {message}", flush=True)
+        elif not is_routine(line):
             sys.stderr.buffer.write(line)
             sys.stderr.flush()
 
@@ -110,6 +127,25 @@ def wait_until_serving(server: subprocess.Popen[bytes], url: str, stop: threadin
     exited = server.poll()
     raise QueueError(f"the function did not start serving on {url}"
                      + (f" (functions-framework exited with {exited})" if exited is not None else ""))
+
+
+class StopSignals:
+    """What `dev` says on a stop signal, and a second one passed on to the server, whose
+    invocations then give their running jobs back at once."""
+
+    def __init__(self, grace_seconds: float) -> None:
+        self.grace_seconds = grace_seconds
+        self.server: subprocess.Popen[bytes] | None = None
+
+    def first(self, name: str) -> None:
+        print(f"queue-worker dev: {name}: stopping; running jobs have {self.grace_seconds:g}s to finish, "
+              f"then are given back ({name} again: at once)", flush=True)
+
+    def again(self, name: str) -> None:
+        print(f"queue-worker dev: {name} again: giving back the running jobs now", flush=True)
+        if self.server is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.server.pid, signal.SIGTERM)
 
 
 def stop_server(server: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
@@ -158,11 +194,13 @@ def run_dev(settings: Settings, options: DevOptions) -> int:
         print(f"queue-worker dev: {message}", flush=True)
     if not port_is_free(options.host, options.port):
         raise QueueError(f"port {options.port} on {options.host} is in use", hint="pass --port")
-    with stop_on_signals() as stop:
-        return run_stack(settings, options, stop)
+    signals = StopSignals(settings.queue_worker_stop_grace_seconds)
+    with stop_on_signals(signals.first, signals.again) as stop:
+        return run_stack(settings, options, stop, signals)
 
 
-def run_stack(settings: Settings, options: DevOptions, stop: threading.Event) -> int:
+def run_stack(settings: Settings, options: DevOptions, stop: threading.Event,
+              signals: StopSignals | None = None) -> int:
     """Database, migrations, server, scheduler; everything stopped again on the way out."""
     database_url = sql_database_url(settings)
     for migration in migrate_database(database_url, settings):
@@ -170,13 +208,17 @@ def run_stack(settings: Settings, options: DevOptions, stop: threading.Event) ->
     backend = PostgresBackend(database_url, max_size=2)
     scheduler = Scheduler(options.url, options.every, backend, settings, stop)
     server = start_server(database_url, settings, options)
+    if signals is not None:
+        signals.server = server
     stale_stack.record(settings.local_dir, stale_stack.DevState(os.getpid(), server.pid, options.port))
     try:
         return serve(server, scheduler, options, banner(options, database_url, settings, server.pid), stop,
                      database_url)
     finally:
         stop.set()
-        stop_server(server)  # also ends a POST in flight: the function stops claiming on SIGTERM
+        # SIGTERM: the function stops claiming, gives its running jobs their grace period,
+        # then gives back the rest; killed only if that takes much longer.
+        stop_server(server, settings.queue_worker_stop_grace_seconds + SERVER_STOP_MARGIN_SECONDS)
         if scheduler.is_alive():
             scheduler.join(10)
         backend.close()

@@ -8,6 +8,9 @@ fresh thread takes its place. Daemon threads, so an abandoned job never blocks e
 
 Jobs whose processor declares them cheap (`run_inline(payload) -> True`: no I/O, no
 sleep) run on the caller's thread: a thread hop costs more than a no-op job.
+
+When the stop event is set mid-round, no task starts any more and the running ones have
+a grace period, then are given back (shared.worker.stopping).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pydantic import BaseModel
 from shared.queue.errors import QueueError
 from shared.queue.models import Job
 from shared.worker.runner import ContextParts, Settlement, build_context, execute, fail, release
+from shared.worker.stopping import GracePeriod
 from shared.worker.tracing import JobSpan, running_in
 
 _POLL_SECONDS = 0.25  # longest wait between checks for overruns
@@ -70,6 +74,7 @@ class JobPool:
         self._threads = 0
         self._stuck = 0  # threads still running an abandoned (timed-out) job
         self._keys = itertools.count(1)
+        self._grace = GracePeriod(stop, parts.settings.queue_worker_stop_grace_seconds)
         # Jobs whose processor was called (side effects may have run). A list: each job starts
         # once, and hashing a UUID per job costs more than a no-op job's run.
         self.started: list[UUID] = []
@@ -178,11 +183,29 @@ class JobPool:
                 else:
                     settled.append(settlement)
             settled.extend(self._expire(waiting))
+            if self._stop.is_set() and (waiting or finished):
+                settled.extend(self._stopping(waiting, [s for _, s in finished]))
             if settle_early is not None and settled and waiting and time.monotonic() >= early_at:
                 settle_early(settled)
                 settled = []
                 early_at = time.monotonic() + SETTLE_EARLY_SECONDS
         return settled
+
+    def _stopping(self, waiting: dict[int, Task], finished: list[Settlement]) -> list[Settlement]:
+        """During a stop: say what the round waits for; when its grace period is over, abandon
+        what is unfinished (as _expire does) and return its releases."""
+        with self._lock:
+            running = [task.job for key, task in waiting.items() if key in self._deadlines]
+        self._grace.started(running)
+        self._grace.finished(finished, len(running))
+        if not waiting or not self._grace.due():
+            return []
+        unfinished = list(waiting.values())
+        for task in unfinished:
+            self._forget(task.key)
+        self._stuck += len(unfinished)  # each finishes (or is refused) late, then is dropped
+        waiting.clear()
+        return self._grace.give_back([task.job for task in unfinished])
 
     def _wait_seconds(self) -> float:
         """Until the soonest deadline of a running task (at most _POLL_SECONDS)."""

@@ -3,7 +3,9 @@ and the CLI's long-running commands on Ctrl-C or SIGTERM.
 
 Cloud Run and Lambda send SIGTERM, then kill the process a few seconds later. A
 `process` request in flight must then stop claiming and give back the jobs it has not
-started. Each request registers a stop event here; SIGTERM sets them all.
+started; the jobs it runs get QUEUE_WORKER_STOP_GRACE_SECONDS to finish, then are given
+back too (shared/worker/stopping.py). Each request registers a StopEvent here; SIGTERM
+sets them all, a second SIGTERM ends their grace period at once.
 
 functions-framework serves with gunicorn, whose worker process installs its own SIGTERM
 handler after it forks (so a handler set when our module is imported would be
@@ -26,13 +28,38 @@ from typing import Any
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 _lock = threading.Lock()
-_events: set[threading.Event] = set()
+_events: set[StopEvent] = set()
+# After a second signal, the process ends by itself this long after it asked its jobs to be
+# given back at once: a database that does not answer must not keep it from stopping.
+HURRY_EXIT_SECONDS = 5.0
+
+
+class StopEvent(threading.Event):
+    """Set: claim and start nothing more; the running jobs have their grace period.
+    `hurry()` (a second signal) also ends the grace period: they are given back now."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._hurried = threading.Event()
+        self.exit_status = 0  # what a CLI exits with: 128 + the signal's number after a second one
+
+    def hurry(self) -> None:
+        self._hurried.set()
+        self.set()
+
+    def hurried(self) -> bool:
+        return self._hurried.is_set()
+
+
+def is_hurried(stop: threading.Event) -> bool:
+    """Whether `stop` asks for running jobs to be given back now (a plain Event never does)."""
+    return isinstance(stop, StopEvent) and stop.hurried()
 
 
 @contextmanager
-def stop_on_shutdown() -> Iterator[threading.Event]:
+def stop_on_shutdown() -> Iterator[StopEvent]:
     """An event that is set when the process is asked to shut down while the block runs."""
-    event = threading.Event()
+    event = StopEvent()
     with _lock:
         _events.add(event)
     try:
@@ -43,11 +70,15 @@ def stop_on_shutdown() -> Iterator[threading.Event]:
 
 
 def stop_all() -> int:
-    """Set every registered stop event; returns how many there were."""
+    """Set every registered stop event (hurry those already set: a second signal); returns
+    how many there were."""
     with _lock:
         events = list(_events)
     for event in events:
-        event.set()
+        if event.is_set():
+            event.hurry()
+        else:
+            event.set()
     return len(events)
 
 
@@ -74,13 +105,24 @@ def install_gunicorn_hook() -> None:
 
 
 @contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
+def stop_on_signals(on_stop: Callable[[str], None] | None = None,
+                    on_again: Callable[[str], None] | None = None) -> Iterator[StopEvent]:
     """An event set by SIGINT (Ctrl-C), SIGTERM or SIGHUP while the block runs, instead of dying
-    before cleaning up; the previous handlers come back afterwards. Main thread only."""
-    stop = threading.Event()
+    before cleaning up; `on_stop` is called with the first signal's name. A further signal
+    hurries the event (running jobs are given back now) and calls `on_again`. The previous
+    handlers come back afterwards. Main thread only."""
+    stop = StopEvent()
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if stop.is_set():
+            stop.hurry()
+            if on_again is not None:
+                on_again(name)
+            return
         stop.set()
+        if on_stop is not None:
+            on_stop(name)
 
     previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
@@ -92,24 +134,21 @@ def stop_on_signals() -> Iterator[threading.Event]:
 
 @contextmanager
 def stop_then_exit_on_signals(on_stop: Callable[[str], None],
-                              on_exit: Callable[[str], None]) -> Iterator[threading.Event]:
+                              on_exit: Callable[[str], None]) -> Iterator[StopEvent]:
     """Like stop_on_signals for a long-running worker: the first stop signal sets the
-    event (and calls `on_stop` with the signal's name); a second one calls `on_exit`, then
-    ends the process at once with 128 + the signal number, jobs still running left to
-    their locks (cleanup_stuck_jobs gives them back). Main thread only."""
-    stop = threading.Event()
+    event (and calls `on_stop` with the signal's name); a second one calls `on_exit` and
+    hurries it: the running jobs are given back at once, and the command exits with
+    128 + the signal number (`exit_status`). Should giving back hang, the process ends by
+    itself HURRY_EXIT_SECONDS later, leaving those jobs to their locks. Main thread only."""
+    def again(name: str) -> None:
+        status = 128 + signal.Signals[name].value
+        if stop.exit_status:  # a third signal: no more waiting
+            os._exit(status)
+        stop.exit_status = status
+        on_exit(name)
+        timer = threading.Timer(HURRY_EXIT_SECONDS, os._exit, args=(status,))
+        timer.daemon = True
+        timer.start()
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
-        if stop.is_set():
-            on_exit(name)
-            os._exit(128 + signum)
-        stop.set()
-        on_stop(name)
-
-    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
-    try:
+    with stop_on_signals(on_stop, again) as stop:
         yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)

@@ -36,9 +36,10 @@ WAIT_SECONDS = 20.0  # generous: a loaded machine, a process that imports everyt
 class Worker:
     """A `queue-worker work` process whose stderr lines are collected as they come."""
 
-    def __init__(self, db_url: str, *flags: str) -> None:
+    def __init__(self, db_url: str, *flags: str, env_extra: dict[str, str] | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if k not in ENV_NAMES}
         env["DATABASE_URL"] = db_url
+        env.update(env_extra or {})
         script = Path(sys.executable).parent / "queue-worker"
         self.proc = subprocess.Popen([str(script), "work", *flags], cwd=REPO_ROOT, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -63,8 +64,8 @@ class Worker:
 
 
 @contextmanager
-def worker(db_url: str, *flags: str) -> Iterator[Worker]:
-    started = Worker(db_url, *flags)
+def worker(db_url: str, *flags: str, grace: str | None = None) -> Iterator[Worker]:
+    started = Worker(db_url, *flags, env_extra={"QUEUE_WORKER_STOP_GRACE_SECONDS": grace} if grace else None)
     try:
         started.wait_for_line("listening on queue_worker_jobs")
         yield started
@@ -107,18 +108,58 @@ def test_sigterm_finishes_the_running_job_gives_back_the_others_and_exits_0(db_u
     assert "resident worker stopped" in messages
 
 
-def test_a_second_signal_exits_at_once_leaving_the_running_job_to_its_lock(db_url: str, conn: Conn) -> None:
-    with worker(db_url, "--types", "noop", "--poll-interval", "30s") as w:
-        job_id = enqueue(conn, "noop", payload={"sleep_seconds": 60})
+def test_a_job_still_running_when_the_grace_period_ends_is_given_back_its_attempt_not_counted(
+        db_url: str, conn: Conn) -> None:
+    flags = ("--types", "noop", "--poll-interval", "30s")
+    with worker(db_url, *flags, grace="1") as w:
+        job_id = enqueue(conn, "noop", payload={"sleep_seconds": 600})
+        kick(conn, "noop")
+        wait_until(conn, "select 1 from job_queue where status = 'running'")
+        w.proc.send_signal(signal.SIGINT)
+        assert w.proc.wait(WAIT_SECONDS) == 0
+        messages = w.messages()
+    said = f"noop {str(job_id)[:8]}…"
+    assert f"stopping: waiting up to 1s for 1 running job ({said})" in messages
+    assert any(m.startswith(f"stopping: giving back 1 unfinished job after 1s: {said}") for m in messages)
+    row = conn.execute("select status, attempts, locked_by from job_queue where id = %s", (job_id,)).fetchone()
+    assert row == {"status": "pending", "attempts": 0, "locked_by": None}
+    note = conn.execute("select note from job_status_events where job_id = %s and to_status = 'pending' "
+                        "order by id desc limit 1", (job_id,)).fetchone()
+    assert note == {"note": "interrupted: the worker stopped before it finished"}
+
+
+def test_a_job_that_finishes_within_the_grace_period_completes_and_is_named_as_it_finishes(
+        db_url: str, conn: Conn) -> None:
+    with worker(db_url, "--types", "noop", "--poll-interval", "30s", grace="60") as w:
+        job_id = enqueue(conn, "noop", payload={"sleep_seconds": 1})
+        kick(conn, "noop")
+        wait_until(conn, "select 1 from job_queue where status = 'running'")
+        w.proc.send_signal(signal.SIGTERM)
+        assert w.proc.wait(WAIT_SECONDS) == 0
+        messages = w.messages()
+    said = f"noop {str(job_id)[:8]}…"
+    assert f"stopping: waiting up to 60s for 1 running job ({said})" in messages
+    assert f"stopping: {said} finished (complete); 0 running jobs still running" in messages
+    assert not any(m.startswith("stopping: giving back") for m in messages)
+    row = conn.execute("select status, attempts from job_queue where id = %s", (job_id,)).fetchone()
+    assert row == {"status": "completed", "attempts": 1}
+
+
+def test_a_second_signal_gives_the_running_job_back_at_once_and_exits_128_plus_its_number(
+        db_url: str, conn: Conn) -> None:
+    with worker(db_url, "--types", "noop", "--poll-interval", "30s", grace="600") as w:
+        job_id = enqueue(conn, "noop", payload={"sleep_seconds": 600})
         kick(conn, "noop")
         wait_until(conn, "select 1 from job_queue where status = 'running'")
         w.proc.send_signal(signal.SIGINT)
         w.wait_for_line("SIGINT received")
         w.proc.send_signal(signal.SIGINT)
-        assert w.proc.wait(WAIT_SECONDS) == 128 + signal.SIGINT
-        assert any(m.startswith("second SIGINT: exiting now") for m in w.messages())
-    row = conn.execute("select status from job_queue where id = %s", (job_id,)).fetchone()
-    assert row == {"status": "running"}  # cleanup_stuck_jobs gives it back when its lock expires
+        assert w.proc.wait(WAIT_SECONDS) == 128 + signal.SIGINT  # long before its 600 s grace period
+        messages = w.messages()
+    assert any(m.startswith("second SIGINT: exiting now; the jobs still running are given back") for m in messages)
+    assert any(m.startswith("stopping: giving back 1 unfinished job at once (a second signal)") for m in messages)
+    row = conn.execute("select status, attempts from job_queue where id = %s", (job_id,)).fetchone()
+    assert row == {"status": "pending", "attempts": 0}
 
 
 @pytest.mark.parametrize(("argv", "message"), [
