@@ -142,6 +142,7 @@ class StopSignals:
               f"then are given back ({name} again: at once)", flush=True)
 
     def again(self, name: str) -> None:
+        """The whole group this time: gunicorn's worker sees its second SIGTERM."""
         print(f"queue-worker dev: {name} again: giving back the running jobs now", flush=True)
         if self.server is not None:
             with contextlib.suppress(ProcessLookupError):
@@ -149,10 +150,12 @@ class StopSignals:
 
 
 def stop_server(server: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """SIGTERM the server's process group; SIGKILL what is still there after `timeout`."""
+    """SIGTERM the server (gunicorn's master, which passes it on to its worker once: a
+    second SIGTERM would end the worker's grace period); SIGKILL its whole process group
+    if anything is still there after `timeout`."""
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         try:
-            os.killpg(server.pid, sig)
+            (os.kill if sig == signal.SIGTERM else os.killpg)(server.pid, sig)
         except ProcessLookupError:
             break
         try:
