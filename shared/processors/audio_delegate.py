@@ -24,6 +24,7 @@ from shared.processors.base import (
     RateLimitedError,
     RetryableError,
 )
+from shared.processors.lease import lease_refused
 from shared.providers.http import retry_after_seconds, send
 
 PROVIDER = "audio_processor"
@@ -53,7 +54,7 @@ def _start(ctx: JobContext, base: str, body: dict[str, Any]) -> str:
 def _wait(ctx: JobContext, render_id: str, progress: int) -> None:
     """Report the service's progress, then sleep one poll interval or checkpoint."""
     if not ctx.progress(min(progress, 99), f"rendering remotely ({render_id})"):
-        raise RetryableError("lost the job's lease while polling; another worker continues it")
+        raise lease_refused(ctx, f"polling remote render {render_id}")
     interval = ctx.settings.audio_poll_seconds
     if ctx.deadline_seconds() < interval + SAFETY_SECONDS:
         raise CheckpointAndContinue({"checkpoint": "audio", "delegate_render_id": render_id},

@@ -2,8 +2,11 @@
 
 Each chunk's audio is stored as a part (`<key>.parts/00000`) as soon as it arrives,
 so a render cut short (deadline, crash) resumes at the first missing part instead of
-starting again. Parts are mp3 frames or raw PCM, which concatenate cleanly; wav is
-raw PCM with a header written once at the end.
+starting again. The parts belong to the job, not to an attempt (the key holds the job's
+id): a worker that takes the job over after a lost lease uses them. A job cancelled mid
+render (or gone from the queue) never runs again: its parts are removed. Parts are mp3
+frames or raw PCM, which concatenate cleanly; wav is raw PCM with a header written once
+at the end.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ import io
 import re
 import time
 import wave
+from collections.abc import Callable
 from functools import partial
 
-from shared.processors.base import CheckpointAndContinue, JobContext, RetryableError
+from shared.processors.base import CheckpointAndContinue, JobContext
 from shared.processors.circuit_breaker import guarded
+from shared.processors.lease import lease_refused
 from shared.providers import tts
 from shared.providers.storage import Storage
 from shared.providers.tts_format import PCM_RATE, Encoding
@@ -68,7 +73,13 @@ def render_parts(ctx: JobContext, storage: Storage, key: str, chunks: list[str],
         audio = _synthesize(ctx, chunk, voice, encoding)
         storage.put(part_key(key, index), audio, "application/octet-stream")
         slowest, done_here = max(slowest, time.monotonic() - started), done_here + 1
-        _report(ctx, index + 1, len(chunks))
+        _report(ctx, index + 1, len(chunks), partial(remove_parts, storage, key, len(chunks), index + 1))
+
+
+def remove_parts(storage: Storage, key: str, chunks: int, stored: int) -> str:
+    """Delete every part of `key` (`stored` of them exist: parts are made in order)."""
+    storage.delete([part_key(key, i) for i in range(chunks)])
+    return f"removed its {stored} rendered part{'' if stored == 1 else 's'}"
 
 
 def _synthesize(ctx: JobContext, text: str, voice: str, encoding: Encoding) -> bytes:
@@ -79,10 +90,10 @@ def _synthesize(ctx: JobContext, text: str, voice: str, encoding: Encoding) -> b
     return call() if provider == "local" else guarded(ctx, provider, call)
 
 
-def _report(ctx: JobContext, done: int, total: int) -> None:
-    """Progress as chunks finish; a lost lease means another worker owns the job now."""
+def _report(ctx: JobContext, done: int, total: int, remove: Callable[[], str]) -> None:
+    """Progress as chunks finish. Refused: cancelled (remove the parts) or taken over (keep them)."""
     if not ctx.progress(min(99, done * 100 // total), f"rendered chunk {done}/{total}"):
-        raise RetryableError("lost the job's lease while rendering; another worker continues it")
+        raise lease_refused(ctx, f"rendering (chunk {done}/{total})", remove)
 
 
 def assemble(storage: Storage, key: str, chunks: int, audio_format: str) -> bytes:

@@ -63,8 +63,24 @@ class LocalStorage:
         return self._path(key).is_file()
 
     def delete(self, keys: list[str]) -> None:
+        """Remove the files, then the folders they leave empty (as S3 has no empty folders:
+        a render's `.parts/` folder goes with its last part)."""
+        folders = set()
         for key in keys:
-            self._path(key).unlink(missing_ok=True)
+            path = self._path(key)
+            path.unlink(missing_ok=True)
+            folders.add(path.parent)
+        for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+            self._prune(folder)
+
+    def _prune(self, folder: Path) -> None:
+        root = self.root.resolve()
+        while folder != root and folder.is_relative_to(root):
+            try:
+                folder.rmdir()  # only when empty
+            except OSError:
+                return
+            folder = folder.parent
 
     def location(self, key: str) -> str:
         return str(self._path(key))

@@ -1,6 +1,7 @@
 """The audio processor: chunked TTS, progress, checkpoints, storage and the follow-up email.
 
-Real: Postgres (the follow-up email job), the local storage folder, boto3 talking to
+Real: Postgres (the follow-up email job; in the cancel and takeover tests the job, its
+claim and its heartbeat), the local storage folder, boto3 talking to
 moto's S3 server over HTTP (ThreadedMotoServer, not a mocked boto3). Faked: the TTS
 APIs (OpenAI and ElevenLabs shapes) at the HTTP layer with httpx.MockTransport.
 """
@@ -11,7 +12,7 @@ import io
 import json
 import uuid
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,14 @@ import psycopg
 import pydantic
 import pytest
 from moto.server import ThreadedMotoServer
+from psycopg.types.json import Jsonb
 
 from shared.config import Settings
 from shared.processors import audio
 from shared.processors.audio_render import split_text
 from shared.processors.base import CheckpointAndContinue, PermanentError, RateLimitedError, RetryableError
 from shared.providers import tts_local
+from shared.queue.postgres import PostgresBackend
 from tests.processors.conftest import MakeContext
 
 Conn = psycopg.Connection[dict[str, Any]]
@@ -149,12 +152,86 @@ def test_a_job_retried_after_storing_renders_nothing_again_and_emails_once(
     assert emails[0]["payload"]["to"] == ["owner@example.com"]
 
 
-def test_a_lost_lease_stops_the_render_as_retryable(tmp_path: Path, make_ctx: MakeContext) -> None:
-    client = httpx.Client(transport=httpx.MockTransport(FakeTTS()))
-    ctx = make_ctx(settings_for(tmp_path), job_type="audio", client=client)
-    ctx.progress = lambda pct, msg: False
-    with pytest.raises(RetryableError, match="lease"):
-        audio.handle(audio.Payload.model_validate(BODY), ctx)
+class FakeTTSThatInterrupts(FakeTTS):
+    """The fake TTS API, which runs `interrupt` (a cancel, another worker's takeover) while it
+    serves request number `at`: the render is then mid-way, its earlier parts stored."""
+
+    def __init__(self, at: int, interrupt: Callable[[], None]) -> None:
+        super().__init__()
+        self.at, self.interrupt = at, interrupt
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if len(self.requests) + 1 == self.at:
+            self.interrupt()
+        return super().__call__(request)
+
+
+def claimed_audio_job(conn: Conn, worker: str, body: dict[str, Any]) -> uuid.UUID:
+    """An audio job enqueued and claimed by `worker`, as the worker's claim does."""
+    job_id: uuid.UUID = conn.execute("select enqueue_job('audio', %s) as id", (Jsonb(body),)).fetchone()["id"]
+    claimed = conn.execute("select id from get_next_job(%s, array['audio'], 1)", (worker,)).fetchall()
+    assert [r["id"] for r in claimed] == [job_id]
+    return job_id
+
+
+def render_as_claimed(make_ctx: MakeContext, backend: PostgresBackend, tmp_path: Path, fake: FakeTTS,
+                      job_id: uuid.UUID, worker: str) -> dict[str, Any]:
+    """audio.handle with the real heartbeat: progress goes to update_job_progress as `worker`."""
+    ctx = make_ctx(settings_for(tmp_path), job_type="audio", job_id=job_id,
+                   client=httpx.Client(transport=httpx.MockTransport(fake)))
+    ctx.worker_id = worker
+    ctx.progress = lambda pct, msg=None: backend.job_progress(job_id, pct, msg, worker)
+    return audio.handle(audio.Payload.model_validate(BODY), ctx)
+
+
+def part_files(tmp_path: Path) -> list[str]:
+    """The .parts folders under the audio folder and what is in them."""
+    root = tmp_path / "audio"
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if ".parts" in str(p.relative_to(root)))
+
+
+def test_a_job_cancelled_mid_render_says_cancelled_and_leaves_no_part_files(
+        tmp_path: Path, conn: Conn, backend: PostgresBackend, make_ctx: MakeContext,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    job_id = claimed_audio_job(conn, "w1", BODY)
+    cancel = lambda: conn.execute("select cancel_job(%s)", (job_id,))  # noqa: E731
+    fake = FakeTTSThatInterrupts(at=2, interrupt=cancel)  # chunk 2 of 3 renders as it is cancelled
+    with pytest.raises(PermanentError) as caught:
+        render_as_claimed(make_ctx, backend, tmp_path, fake, job_id, "w1")
+    assert str(caught.value) == "was cancelled while rendering (chunk 2/3); removed its 2 rendered parts"
+    assert "lease" not in str(caught.value)
+    logged = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert {"message": f"audio job {caught.value}", "state": "cancelled", "job_id": str(job_id)}.items() <= (
+        next(entry for entry in logged if entry.get("state") == "cancelled").items())
+    assert len(fake.requests) == 2  # it stopped at the refused heartbeat, rendering no more
+    assert part_files(tmp_path) == []  # no part file and no empty .parts folder
+    assert conn.execute("select status from job_queue where id = %s", (job_id,)).fetchone() == {
+        "status": "cancelled"}
+
+
+def test_a_lease_another_worker_took_over_keeps_the_parts_and_that_worker_continues_from_them(
+        tmp_path: Path, conn: Conn, backend: PostgresBackend, make_ctx: MakeContext) -> None:
+    job_id = claimed_audio_job(conn, "w1", BODY)
+
+    def take_over() -> None:  # w1's lock expired (a frozen process); cleanup gives it back; w2 claims it
+        conn.execute("select cleanup_stuck_jobs(now() + interval '1 hour')")
+        conn.execute("update job_queue set run_at = now() where id = %s", (job_id,))
+        claimed = conn.execute("select id from get_next_job('w2', array['audio'], 1)").fetchall()
+        assert [r["id"] for r in claimed] == [job_id]
+
+    first = FakeTTSThatInterrupts(at=2, interrupt=take_over)
+    with pytest.raises(RetryableError, match=r"^lost the job's lease while rendering \(chunk 2/3\); another "
+                                             r"worker continues it$"):
+        render_as_claimed(make_ctx, backend, tmp_path, first, job_id, "w1")
+    parts = f"tracks/t1/{job_id}.mp3.parts"
+    assert part_files(tmp_path) == [parts, f"{parts}/00000", f"{parts}/00001"]  # what w1 stored, kept
+
+    second = FakeTTS()
+    result = render_as_claimed(make_ctx, backend, tmp_path, second, job_id, "w2")
+    assert len(second.requests) == 1  # w2 rendered only the missing chunk
+    assert Path(result["location"]).read_bytes() == b"".join(fake_audio(t) for t in first.texts()[:2]
+                                                             + second.texts())
+    assert part_files(tmp_path) == []
 
 
 def error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:

@@ -1,7 +1,8 @@
 """Audio delegated to an external audio-processor service (AUDIO_PROCESSOR_URL): start,
 poll, download, store; checkpoint the render id when time runs short.
 
-Real: Postgres (circuit breaker state), the local storage folder. Faked: the audio
+Real: Postgres (circuit breaker state; the job and its heartbeat in the cancel test), the
+local storage folder. Faked: the audio
 processor service, at the HTTP layer (httpx.MockTransport).
 """
 
@@ -14,10 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
+from psycopg.types.json import Jsonb
 
 from shared.config import Settings
 from shared.processors import audio
 from shared.processors.base import CheckpointAndContinue, PermanentError, RateLimitedError, RetryableError
+from shared.queue.postgres import PostgresBackend
 from tests.processors.conftest import MakeContext
 
 BODY = {"track_id": "t9", "sections": ["Part one.", "Part two."], "voice": "alloy"}
@@ -96,3 +99,24 @@ def test_service_errors_are_classified(response: httpx.Response, error: type[Exc
 
 def test_with_a_delegate_configured_no_tts_key_is_needed() -> None:
     assert audio.missing_settings(Settings(audio_processor_url="https://audio.test")) == []
+
+
+def test_a_job_cancelled_while_its_remote_render_runs_says_cancelled_not_lease_lost(
+        make_ctx: MakeContext, tmp_path: Path, conn: Any, backend: PostgresBackend) -> None:
+    job_id = conn.execute("select enqueue_job('audio', %s) as id", (Jsonb(BODY),)).fetchone()["id"]
+    conn.execute("select get_next_job('w1', array['audio'], 1)")
+
+    class CancelledMidRender(Service):
+        def __call__(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path == "/renders/r1":  # an operator cancels while the service renders
+                conn.execute("select cancel_job(%s)", (job_id,))
+            return super().__call__(request)
+
+    settings = Settings(local_dir=tmp_path, audio_processor_url="https://audio.test", audio_poll_seconds=0.01)
+    ctx = make_ctx(settings, job_type="audio", job_id=job_id,
+                   client=httpx.Client(transport=httpx.MockTransport(CancelledMidRender([RUNNING]))))
+    ctx.worker_id = "w1"
+    ctx.progress = lambda pct, msg=None: backend.job_progress(job_id, pct, msg, "w1")
+    with pytest.raises(PermanentError, match=r"^was cancelled while polling remote render r1$"):
+        audio.handle(audio.Payload.model_validate(BODY), ctx)
+    assert not any((tmp_path / "audio").rglob("*.mp3"))
