@@ -67,7 +67,7 @@ class GracePeriod:
             if s.job.id not in self._waiting_for:
                 continue
             log_event(logging.INFO, f"stopping: {describe(s.job)} finished ({s.kind}); "
-                      f"{_jobs(still_running)} still running", job_id=str(s.job.id))
+                      f"waiting for {still_running} more", job_id=str(s.job.id))
 
     def due(self) -> bool:
         return is_hurried(self._stop) or (self._ends is not None and time.monotonic() >= self._ends)

@@ -121,8 +121,8 @@ def test_a_job_still_running_when_the_grace_period_ends_is_given_back_its_attemp
     said = f"noop {str(job_id)[:8]}…"
     assert f"stopping: waiting up to 1s for 1 running job ({said})" in messages
     assert any(m.startswith(f"stopping: giving back 1 unfinished job after 1s: {said}") for m in messages)
-    row = conn.execute("select status, attempts, locked_by from job_queue where id = %s", (job_id,)).fetchone()
-    assert row == {"status": "pending", "attempts": 0, "locked_by": None}
+    row = conn.execute("select status, attempts, locked_by from job_queue where id = %s", (job_id,))
+    assert row.fetchone() == {"status": "pending", "attempts": 0, "locked_by": None}
     note = conn.execute("select note from job_status_events where job_id = %s and to_status = 'pending' "
                         "order by id desc limit 1", (job_id,)).fetchone()
     assert note == {"note": "interrupted: the worker stopped before it finished"}
@@ -139,7 +139,7 @@ def test_a_job_that_finishes_within_the_grace_period_completes_and_is_named_as_i
         messages = w.messages()
     said = f"noop {str(job_id)[:8]}…"
     assert f"stopping: waiting up to 60s for 1 running job ({said})" in messages
-    assert f"stopping: {said} finished (complete); 0 running jobs still running" in messages
+    assert f"stopping: {said} finished (complete); waiting for 0 more" in messages
     assert not any(m.startswith("stopping: giving back") for m in messages)
     row = conn.execute("select status, attempts from job_queue where id = %s", (job_id,)).fetchone()
     assert row == {"status": "completed", "attempts": 1}
@@ -156,8 +156,10 @@ def test_a_second_signal_gives_the_running_job_back_at_once_and_exits_128_plus_i
         w.proc.send_signal(signal.SIGINT)
         assert w.proc.wait(WAIT_SECONDS) == 128 + signal.SIGINT  # long before its 600 s grace period
         messages = w.messages()
-    assert any(m.startswith("second SIGINT: exiting now; the jobs still running are given back") for m in messages)
-    assert any(m.startswith("stopping: giving back 1 unfinished job at once (a second signal)") for m in messages)
+    assert any(m.startswith("second SIGINT: exiting now; the jobs still running are given back")
+               for m in messages)
+    assert any(m.startswith("stopping: giving back 1 unfinished job at once (a second signal)")
+               for m in messages)
     row = conn.execute("select status, attempts from job_queue where id = %s", (job_id,)).fetchone()
     assert row == {"status": "pending", "attempts": 0}
 

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from tests.functions.conftest import free_port
-from tests.local.test_dev import dev_env
+from tests.local.test_dev import DevProcess, dev_env
 from tests.local.test_dev_signals import leftovers, ps_lines, start, wait_gone
 from tests.sql.factories import enqueue
 
@@ -39,15 +39,24 @@ def rows(conn: Conn, *ids: UUID) -> list[dict[str, Any]]:
             or {} for i in ids]
 
 
+def stop_at_once(dev: DevProcess) -> None:
+    """Ctrl-C twice (no grace period), unless it stopped already."""
+    if dev.process.poll() is None:
+        dev.process.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        dev.stop()
+
+
 def said(job_id: UUID) -> str:
     return f"noop {str(job_id)[:8]}…"
 
 
 @pytest.mark.slow
 def test_ctrl_c_waits_for_the_running_jobs_then_gives_back_the_unfinished_one_and_stops(
-        db_url: str, conn: Conn, tmp_path: Path) -> None:
+        db_url: str, conn: Conn, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     env = dev_env(tmp_path, DATABASE_URL=db_url, QUEUE_WORKER_STOP_GRACE_SECONDS="6")
     dev, server_pid = start(env, free_port(), tmp_path, "ctrl-c")
+    request.addfinalizer(lambda: stop_at_once(dev))  # a failure leaves no dev running behind it
     with conn.transaction():  # one NOTIFY, one claim: both jobs in the same invocation
         long = enqueue(conn, "noop", payload={"sleep_seconds": 600})
         short = enqueue(conn, "noop", payload={"sleep_seconds": 3})
@@ -57,7 +66,7 @@ def test_ctrl_c_waits_for_the_running_jobs_then_gives_back_the_unfinished_one_an
     dev.wait_for_line(r"SIGINT: stopping; running jobs have 6s to finish", 30)
     waiting = dev.wait_for_line(r"stopping: waiting up to 6s for 2 running jobs \((.*)\)", 30)
     assert sorted(waiting.group(1).split(", ")) == sorted([said(long), said(short)])
-    dev.wait_for_line(rf"stopping: {said(short)} finished \(complete\); 1 running job still running", 30)
+    dev.wait_for_line(rf"stopping: {said(short)} finished \(complete\); waiting for 1 more", 30)
     dev.wait_for_line(rf"stopping: giving back 1 unfinished job after 6s: {said(long)}; they go back to "
                       "pending, their attempt not counted", 30)
     dev.wait_for_line(r"^queue-worker dev: stopped$", 30)
@@ -72,9 +81,11 @@ def test_ctrl_c_waits_for_the_running_jobs_then_gives_back_the_unfinished_one_an
 
 
 @pytest.mark.slow
-def test_a_second_ctrl_c_gives_the_running_job_back_at_once(db_url: str, conn: Conn, tmp_path: Path) -> None:
+def test_a_second_ctrl_c_gives_the_running_job_back_at_once(db_url: str, conn: Conn, tmp_path: Path,
+                                                             request: pytest.FixtureRequest) -> None:
     env = dev_env(tmp_path, DATABASE_URL=db_url, QUEUE_WORKER_STOP_GRACE_SECONDS="600")
     dev, server_pid = start(env, free_port(), tmp_path, "ctrl-c-twice")
+    request.addfinalizer(lambda: stop_at_once(dev))
     job_id = enqueue(conn, "noop", payload={"sleep_seconds": 600})
     wait_running(conn, [job_id])
     dev.process.send_signal(signal.SIGINT)

@@ -13,6 +13,7 @@ import json
 import uuid
 import wave
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from shared.processors.base import CheckpointAndContinue, PermanentError, RateLi
 from shared.providers import tts_local
 from shared.queue.postgres import PostgresBackend
 from tests.processors.conftest import MakeContext
+from tests.sql.factories import value
 
 Conn = psycopg.Connection[dict[str, Any]]
 SCRIPT = " ".join(f"Sentence number {i} is here." for i in range(12))  # ~330 characters
@@ -168,7 +170,7 @@ class FakeTTSThatInterrupts(FakeTTS):
 
 def claimed_audio_job(conn: Conn, worker: str, body: dict[str, Any]) -> uuid.UUID:
     """An audio job enqueued and claimed by `worker`, as the worker's claim does."""
-    job_id: uuid.UUID = conn.execute("select enqueue_job('audio', %s) as id", (Jsonb(body),)).fetchone()["id"]
+    job_id: uuid.UUID = value(conn, "select enqueue_job('audio', %s)", (Jsonb(body),))
     claimed = conn.execute("select id from get_next_job(%s, array['audio'], 1)", (worker,)).fetchall()
     assert [r["id"] for r in claimed] == [job_id]
     return job_id
@@ -180,8 +182,14 @@ def render_as_claimed(make_ctx: MakeContext, backend: PostgresBackend, tmp_path:
     ctx = make_ctx(settings_for(tmp_path), job_type="audio", job_id=job_id,
                    client=httpx.Client(transport=httpx.MockTransport(fake)))
     ctx.worker_id = worker
-    ctx.progress = lambda pct, msg=None: backend.job_progress(job_id, pct, msg, worker)
+    ctx.progress = partial(heartbeat, backend, job_id, worker)
     return audio.handle(audio.Payload.model_validate(BODY), ctx)
+
+
+def heartbeat(backend: PostgresBackend, job_id: uuid.UUID, worker: str, percent: int,
+              message: str | None = None) -> bool:
+    """The worker's ctx.progress: update_job_progress as `worker`."""
+    return backend.job_progress(job_id, percent, message, worker)
 
 
 def part_files(tmp_path: Path) -> list[str]:
@@ -194,7 +202,10 @@ def test_a_job_cancelled_mid_render_says_cancelled_and_leaves_no_part_files(
         tmp_path: Path, conn: Conn, backend: PostgresBackend, make_ctx: MakeContext,
         capsys: pytest.CaptureFixture[str]) -> None:
     job_id = claimed_audio_job(conn, "w1", BODY)
-    cancel = lambda: conn.execute("select cancel_job(%s)", (job_id,))  # noqa: E731
+
+    def cancel() -> None:
+        assert value(conn, "select cancel_job(%s)", (job_id,)) is True
+
     fake = FakeTTSThatInterrupts(at=2, interrupt=cancel)  # chunk 2 of 3 renders as it is cancelled
     with pytest.raises(PermanentError) as caught:
         render_as_claimed(make_ctx, backend, tmp_path, fake, job_id, "w1")

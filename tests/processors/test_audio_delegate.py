@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from shared.processors import audio
 from shared.processors.base import CheckpointAndContinue, PermanentError, RateLimitedError, RetryableError
 from shared.queue.postgres import PostgresBackend
 from tests.processors.conftest import MakeContext
+from tests.processors.test_audio import heartbeat
 
 BODY = {"track_id": "t9", "sections": ["Part one.", "Part two."], "voice": "alloy"}
 
@@ -116,7 +118,7 @@ def test_a_job_cancelled_while_its_remote_render_runs_says_cancelled_not_lease_l
     ctx = make_ctx(settings, job_type="audio", job_id=job_id,
                    client=httpx.Client(transport=httpx.MockTransport(CancelledMidRender([RUNNING]))))
     ctx.worker_id = "w1"
-    ctx.progress = lambda pct, msg=None: backend.job_progress(job_id, pct, msg, "w1")
+    ctx.progress = partial(heartbeat, backend, job_id, "w1")
     with pytest.raises(PermanentError, match=r"^was cancelled while polling remote render r1$"):
         audio.handle(audio.Payload.model_validate(BODY), ctx)
     assert not any((tmp_path / "audio").rglob("*.mp3"))
