@@ -1804,6 +1804,35 @@ $function$;
 comment on function public.health_warnings(p_now timestamp with time zone) is 'Every health check with value, threshold, severity and hint: per type (backlog age, stuck jobs, dead-letter spike), table bloat, xmin horizon, replication slots, pg_net, pg_cron, last worker run, unanswered kicks.';
 grant execute on function public.health_warnings(p_now timestamp with time zone) to service_role;
 
+-- function public.job_lease_state(p_job_id uuid, p_worker_id text)
+CREATE OR REPLACE FUNCTION public.job_lease_state(p_job_id uuid, p_worker_id text)
+ RETURNS text
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_status public.job_status;
+  v_locked_by text;
+begin
+  if p_job_id is null then
+    perform queue.raise('22Q01', 'p_job_id must be the id of a job, got null', 'pass the job id you claimed');
+  end if;
+  perform queue.require_worker_id(p_worker_id);
+  select j.status, j.locked_by into v_status, v_locked_by from public.job_queue j where j.id = p_job_id;
+  if not found then
+    return 'gone';
+  end if;
+  return case
+    when v_status = 'running' and v_locked_by = p_worker_id then 'held'
+    when v_status = 'cancelled' then 'cancelled'
+    else 'lost'
+  end;
+end
+$function$;
+comment on function public.job_lease_state(p_job_id uuid, p_worker_id text) is 'Why p_worker_id may no longer hold job p_job_id: held, cancelled, lost (another worker or a later attempt) or gone (dead-lettered or purged). Raises 22Q01 for a null job id, 22QW1 for a bad worker id.';
+grant execute on function public.job_lease_state(p_job_id uuid, p_worker_id text) to service_role;
+
 -- function public.metrics_snapshot(p_now timestamp with time zone)
 CREATE OR REPLACE FUNCTION public.metrics_snapshot(p_now timestamp with time zone DEFAULT NULL::timestamp with time zone)
  RETURNS jsonb
