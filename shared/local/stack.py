@@ -39,6 +39,8 @@ from shared.worker.shutdown import stop_on_signals
 SOURCE = REPO_ROOT / "functions" / "queue_worker" / "main.py"
 # What the server may take beyond the grace period to give back its jobs and exit.
 SERVER_STOP_MARGIN_SECONDS = 5.0
+RELAY_DRAIN_SECONDS = 5.0  # at most, for the relay to print what a stopped server wrote last
+_relays: dict[int, threading.Thread] = {}  # server pid -> the thread relaying its stderr
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,9 @@ def start_server(database_url: str, settings: Settings, options: DevOptions) -> 
                         "LOCAL_DIR": str(settings.local_dir), "PYTHONUNBUFFERED": "1"}
     server = subprocess.Popen(server_command(options), env=env, cwd=REPO_ROOT, start_new_session=True,
                               stderr=subprocess.PIPE)
-    threading.Thread(target=relay_logs, args=(server,), name="queue-worker-dev-logs", daemon=True).start()
+    relay = threading.Thread(target=relay_logs, args=(server,), name="queue-worker-dev-logs", daemon=True)
+    relay.start()
+    _relays[server.pid] = relay
     return server
 
 
@@ -167,6 +171,9 @@ def stop_server(server: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
         except ProcessLookupError:
             break
     server.poll()
+    relay = _relays.pop(server.pid, None)
+    if relay is not None:  # its last lines (what it gave back) are printed before we say "stopped"
+        relay.join(RELAY_DRAIN_SECONDS)
 
 
 def banner(options: DevOptions, database_url: str, settings: Settings, server_pid: int) -> str:
