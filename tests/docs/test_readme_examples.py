@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from opentelemetry import trace
 from psycopg.rows import dict_row
 
 from shared.config import REPO_ROOT, Settings
@@ -27,12 +28,14 @@ from shared.worker.invocation import InvocationOptions, run_invocation
 from shared.worker.runner import validate_payload
 from tests.support.postgrest import PostgrestEndpoint
 from tests.support.readme import blocks, example
+from tests.support.spans import Spans
 
 Conn = psycopg.Connection[dict[str, Any]]
 
 # Each marked block and the test that runs it (the test must name the block).
 HERE, RECIPE = "tests/docs/test_readme_examples.py", "tests/docs/test_payout_recipe.py"
 WEBHOOK, CRON = "tests/processors/test_readme_example.py", "tests/sql/test_pg_cron.py"
+OBSERVABILITY = "tests/functions/test_readme_observability.py"
 RUN_BY = {
     "run-command": ("tests/test_readme.py", "test_the_readme_opens_with_the_run_and_the_test_command"),
     "test-command": ("tests/test_readme.py", "test_ci_runs_exactly_the_readme_test_command"),
@@ -52,10 +55,16 @@ RUN_BY = {
     "payout-recipe-run": (RECIPE, "test_the_payout_recipe_pays_once"),
     "payout-recipe-check": (RECIPE, "test_the_payout_recipe_pays_once"),
     "cli-usage-error": ("tests/cli/test_cli_usage.py", "test_the_readmes_usage_error_is_what_the_cli_prints"),
+    "metrics-scrape-yaml": (OBSERVABILITY, "test_the_readmes_scrape_config_scrapes_the_function"),
+    "tracing-sdk-python": (OBSERVABILITY, "test_the_readmes_sdk_setup_exports_a_span_per_job"),
+    "tracing-sql": (HERE, "test_tracing_sql_stores_the_traceparent_with_the_job"),
+    "tracing-supabase-python": (HERE,
+                                "test_tracing_supabase_python_sends_the_current_span_as_the_jobs_traceparent"),
 }
 NOT_RUN = {
     "user-jobs-js": "supabase-js against Supabase Realtime: no Realtime server here",
     "user-jobs-realtime-python": "supabase-py's Realtime channel: no Realtime server here",
+    "tracing-supabase-js": "supabase-js needs Node packages the suite does not install; its Python twin runs",
 }
 
 
@@ -171,5 +180,34 @@ def test_blocks_not_run_here_at_least_parse(name: str) -> None:
     code = example(name)
     if name.endswith("python"):
         compile(code, f"README.md:{name}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    elif name == "tracing-supabase-js":
+        assert '.setHeader("traceparent", headers.traceparent)' in code
     else:
         assert "supabase.channel('my-jobs')" in code
+
+
+def test_tracing_sql_stores_the_traceparent_with_the_job(conn: Conn) -> None:
+    conn.execute(example("tracing-sql"))
+    row = conn.execute("select type, traceparent, payload from job_queue").fetchone()
+    assert row is not None
+    assert row["type"] == "email"
+    assert row["traceparent"] == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    job = Job.model_validate(conn.execute("select * from job_queue").fetchone())
+    assert not hasattr(validate_payload(load_registry()["email"], job), "outcome"), job.payload
+
+
+def test_tracing_supabase_python_sends_the_current_span_as_the_jobs_traceparent(
+        postgrest: PostgrestEndpoint, conn: Conn, spans: Spans) -> None:
+    from supabase import create_client
+
+    tracer = trace.get_tracer("readme-test")
+    with tracer.start_as_current_span("checkout") as span:
+        scope: dict[str, Any] = {"supabase": create_client(postgrest.url, postgrest.service_role_key),
+                                 "payload": {"to": "ada@example.com", "template": "welcome",
+                                             "template_data": {"name": "Ada"}}}
+        code = example("tracing-supabase-python")
+        exec(compile(code, "README.md:tracing-supabase-python", "exec"), scope)  # noqa: S102
+        context = span.get_span_context()
+    row = conn.execute("select traceparent from job_queue where id = %s", (scope["job_id"],)).fetchone()
+    sent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+    assert row == {"traceparent": sent}
